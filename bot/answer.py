@@ -1,0 +1,41 @@
+"""The answer contract shared by every answerer and every front end (terminal, Discord)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+REFUSAL_TEXT = "I don't know: the indexed articles don't answer that."
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered source: the article it came from and the verbatim passage quoted."""
+
+    number: int
+    title: str
+    quote: str
+    chunk_id: str
+    score: float
+    url: str = ""
+    source: str = ""
+    date: str = ""
+
+
+@dataclass
+class Answer:
+    """Text with `[n]` markers, the citations they point to, or a refusal."""
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    refused: bool = False
+    # one line for the user when something degraded (e.g. the LLM was down)
+    note: str = ""
+    # the passages that were given to the answerer: number → chunk id, title, text, score
+    context: list[dict[str, Any]] = field(default_factory=list)
+    latency_ms: float = 0.0
+    standalone_question: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,1 @@
+"""The write side of citebot's knowledge base: articles → chunks → embeddings → Chroma."""

@@ -1,0 +1,241 @@
+"""The incremental build: parse, chunk, embed what is new, write a generation, switch over."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.articles import load_articles
+from index.chunking import Chunk, chunk_article
+from index.embeddings import Embedder
+from index.errors import CitebotError
+from index.settings import Settings
+from index.store import (
+    create_generation,
+    iter_records,
+    list_generations,
+    make_client,
+    new_generation_name,
+    read_pointer,
+    where_is,
+    write_pointer,
+)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (done, total) chunks embedded
+WRITE_BATCH = 1000
+
+
+@dataclass
+class BuildReport:
+    """What a build did; `--json` prints exactly this."""
+
+    articles: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped_files: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    collection: str = ""
+    switched: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def index_signature(settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    """What makes stored vectors reusable: the same model and the same chunking."""
+    return {
+        "model": embedder.name,
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap_tokens": settings.chunk_overlap_tokens,
+    }
+
+
+def _compatible(meta: dict[str, Any] | None, signature: dict[str, Any]) -> bool:
+    return bool(meta) and all(meta.get(k) == v for k, v in signature.items())
+
+
+def chunk_all(articles, embedder: Embedder, settings: Settings) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for article in articles:
+        chunks.extend(
+            chunk_article(
+                article,
+                embedder.count_tokens,
+                settings.chunk_tokens,
+                settings.chunk_overlap_tokens,
+            )
+        )
+    return chunks
+
+
+@contextlib.contextmanager
+def build_lock(settings: Settings):
+    """One build at a time per index folder; a second one gets a clear error, not a race."""
+    lock_dir = settings.chroma_path.parent if not settings.chroma_host else settings.model_cache
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    path = lock_dir / f"build-{settings.collection}.lock"
+    with open(path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise CitebotError(f"another build of {settings.collection!r} is running") from exc
+        yield
+
+
+def _reusable_sources(client, settings: Settings, signature: dict, full: bool) -> list:
+    """Collections whose vectors may be copied: the live one and unfinished builds of same model."""
+    if full:
+        return []
+    sources = []
+    pointer = read_pointer(client, settings.collection)
+    for name in reversed(list_generations(client, settings.collection)):
+        col = client.get_collection(name, embedding_function=None)
+        if _compatible(col.metadata, signature):
+            # the live generation first: it is complete
+            sources.insert(0 if name == pointer.get("active") else len(sources), col)
+    return sources
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    sources: Iterable[Path] | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Bring the index up to date with the article files; the live index answers throughout."""
+    t0 = time.perf_counter()
+    roots = list(sources) if sources else [settings.articles_dir]
+    with build_lock(settings):
+        parsed = load_articles(roots)
+        report = BuildReport(articles=len(parsed.articles), skipped_files=parsed.skipped)
+        if not parsed.articles:
+            raise CitebotError(
+                f"no articles found in {', '.join(map(str, roots))}"
+                + (f" ({len(parsed.skipped)} file(s) skipped)" if parsed.skipped else "")
+                + "; the live index is unchanged"
+            )
+        chunks = chunk_all(parsed.articles, embedder, settings)
+        report.chunks = len(chunks)
+        client = make_client(settings)
+        signature = index_signature(settings, embedder)
+        pointer = read_pointer(client, settings.collection)
+        live_name = pointer.get("active")
+        wanted = {c.id: c for c in chunks}
+
+        reuse = _reusable_sources(client, settings, signature, full)
+        have: dict[str, Any] = {}  # chunk id -> collection that holds its vector
+        for col in reuse:
+            for page in iter_records(col, include=[]):
+                for cid in page["ids"]:
+                    have.setdefault(cid, col)
+        live_ids = {i for i, col in have.items() if col.name == live_name} if live_name else set()
+        report.unchanged = sum(1 for cid in wanted if cid in live_ids)
+        report.removed = len(live_ids - wanted.keys()) if not full else 0
+        if not full and live_name and live_ids == wanted.keys():
+            report.collection = live_name
+            report.seconds = round(time.perf_counter() - t0, 3)
+            log.info("index is up to date (%d chunks)", report.chunks)
+            return report
+
+        gen = new_generation_name(settings.collection)
+        col = create_generation(client, gen, {**signature, "status": "building"})
+        # copy the vectors we already have, grouped by the collection that holds them
+        by_source: dict[str, list[str]] = {}
+        for cid in wanted:
+            if cid in have:
+                by_source.setdefault(have[cid].name, []).append(cid)
+        for src in reuse:
+            for page in iter_records(src, ["embeddings"], ids=by_source.get(src.name, [])):
+                _write(col, [wanted[i] for i in page["ids"]], np.asarray(page["embeddings"]))
+        todo = [c for c in chunks if c.id not in have]
+        report.embedded = len(todo)
+        if progress:
+            progress(0, len(todo))
+        batch = max(settings.embedding_batch_size * 8, 64)
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            _write(col, part, embedder.embed([c.embed_text for c in part]))
+            if progress:
+                progress(min(i + batch, len(todo)), len(todo))
+        if col.count() != len(wanted):
+            raise CitebotError(
+                f"the new index holds {col.count()} chunks, expected {len(wanted)}; "
+                "the live index is unchanged"
+            )
+        col.modify(metadata={**signature, "status": "complete", "articles": report.articles})
+        write_pointer(
+            client,
+            settings.collection,
+            {
+                "active": gen,
+                "previous": live_name,
+                "model": embedder.name,
+                "articles": report.articles,
+                "chunks": report.chunks,
+                "updated": time.time(),
+            },
+        )
+        report.collection, report.switched = gen, True
+        _drop_old(client, settings.collection, keep={gen, live_name})
+        report.seconds = round(time.perf_counter() - t0, 3)
+        log.info("switched %s to %s", settings.collection, gen)
+        return report
+
+
+def _write(col, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    for i in range(0, len(chunks), WRITE_BATCH):
+        part = chunks[i : i + WRITE_BATCH]
+        col.upsert(
+            ids=[c.id for c in part],
+            embeddings=vectors[i : i + WRITE_BATCH],
+            documents=[c.text for c in part],
+            metadatas=[c.metadata() for c in part],
+        )
+
+
+def _drop_old(client, name: str, keep: set[str | None]) -> None:
+    """Keep the new and the previous generation (readers may still hold it); drop the rest."""
+    for gen in list_generations(client, name):
+        if gen not in keep:
+            try:
+                client.delete_collection(gen)
+            except Exception:  # a reader racing us is no reason to fail a finished build
+                log.warning("could not delete old generation %s", gen, exc_info=True)
+
+
+def index_stats(settings: Settings) -> dict[str, Any]:
+    """Articles, chunks, model, collection and location of the live index."""
+    client = make_client(settings)
+    pointer = read_pointer(client, settings.collection)
+    out: dict[str, Any] = {
+        "collection": settings.collection,
+        "where": where_is(settings),
+        "built": bool(pointer.get("active")),
+    }
+    if not pointer.get("active"):
+        return out
+    col = client.get_collection(pointer["active"], embedding_function=None)
+    articles = set()
+    for page in iter_records(col, ["metadatas"]):
+        articles.update(m.get("article_id") for m in page["metadatas"])
+    out.update(
+        generation=pointer["active"],
+        articles=len(articles),
+        chunks=col.count(),
+        model=(col.metadata or {}).get("model"),
+        updated=pointer.get("updated"),
+    )
+    return out

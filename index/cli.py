@@ -1,0 +1,122 @@
+"""`citebot-index`: build the index from article files, and show what it holds."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from index.errors import CitebotError
+from index.logs import setup_logging
+from index.settings import Settings
+
+
+def _progress_bar(enabled: bool):
+    """A tqdm bar on a terminal; nothing when output is piped or `--json` is asked."""
+    if not enabled or not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="chunk", desc="embedding", file=sys.stderr)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close
+
+
+def run_build(settings: Settings, sources: tuple[Path, ...], full: bool, as_json: bool) -> dict:
+    """Load the model and build; shared by `citebot-index build` and the quick start."""
+    from index.build import build_index
+    from index.embeddings import load_embedder
+
+    embedder = load_embedder(
+        settings.embedding_model,
+        settings.embedding_backend,
+        settings.model_cache,
+        settings.embedding_batch_size,
+    )
+    progress, close = _progress_bar(not as_json)
+    try:
+        report = build_index(settings, embedder, sources or None, full=full, progress=progress)
+    finally:
+        close()
+    return report.as_dict()
+
+
+def format_summary(r: dict) -> str:
+    lines = [
+        f"{r['articles']} articles, {r['chunks']} chunks: {r['embedded']} embedded, "
+        f"{r['unchanged']} unchanged, {r['removed']} removed in {r['seconds']:.1f} s"
+        + ("" if r["switched"] else " (index already up to date)"),
+    ]
+    if r["skipped_files"]:
+        lines.append(f"skipped {len(r['skipped_files'])}:")
+        lines += [f"  {s['file']}: {s['reason']}" for s in r["skipped_files"]]
+    return "\n".join(lines)
+
+
+@click.group()
+def cli() -> None:
+    """Build and inspect citebot's article index."""
+
+
+@cli.command()
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Article folder or file (repeatable); default ARTICLES_DIR.",
+)
+@click.option("--full", is_flag=True, help="Rebuild from nothing instead of incrementally.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def build(sources: tuple[Path, ...], full: bool, as_json: bool) -> None:
+    """Index new and changed articles; prune deleted ones; switch atomically."""
+    settings = Settings()
+    setup_logging("WARNING" if as_json else settings.log_level)
+    report = run_build(settings, sources, full, as_json)
+    click.echo(json.dumps(report) if as_json else format_summary(report))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def stats(as_json: bool) -> None:
+    """Articles, chunks, model, collection and where the index lives."""
+    from index.build import index_stats
+
+    settings = Settings()
+    setup_logging("WARNING")
+    s = index_stats(settings)
+    if as_json:
+        click.echo(json.dumps(s))
+    elif not s["built"]:
+        click.echo(f"no index {s['collection']!r} yet in {s['where']}: run `citebot-index build`")
+    else:
+        click.echo(
+            f"{s['articles']} articles, {s['chunks']} chunks; model {s['model']}; "
+            f"collection {s['collection']} ({s['generation']}); {s['where']}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: domain errors become a one-line message and exit code 1."""
+    try:
+        cli.main(args=argv, prog_name="citebot-index", standalone_mode=False)
+    except CitebotError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("interrupted; the live index is unchanged", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted; the live index is unchanged", err=True)
+        return 130
+    return 0

