@@ -185,6 +185,16 @@ class IndexReader:
             )
         ]
 
+    def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of some chunks, by id."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        return {
+            i: np.asarray(v, dtype=np.float32)
+            for i, v in zip(got["ids"], got["embeddings"], strict=True)
+        }
+
     def count(self) -> int:
         return int(self.collection.count())
 

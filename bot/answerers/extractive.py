@@ -1,0 +1,99 @@
+"""The offline answerer: quotes the sentences of the passages that best answer the question."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.answerers import Draft
+from bot.passages import NumberedPassage
+from bot.scoring import Idf, answer_type_bonus, coverage
+from bot.text import content_terms
+from index.embeddings import Embedder
+from index.sentences import sentence_spans
+
+MIN_WORDS = 4
+MAX_CANDIDATES = 60
+
+
+@dataclass(frozen=True)
+class Pick:
+    number: int
+    text: str
+    score: float
+
+
+class ExtractiveAnswerer:
+    """Scores every sentence of the passages and answers with the best one to three.
+
+    The score mixes keyword overlap with the question (rare words weigh more), embedding
+    similarity of "title + sentence" to the question, a bonus when the sentence holds the kind
+    of thing asked for, and the rank of its passage. Quotes are verbatim.
+    """
+
+    name = "extractive"
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        idf: Idf,
+        max_sentences: int = 3,
+        weights: tuple[float, float, float, float] = (0.35, 0.45, 0.12, 0.08),
+        keep_ratio: float = 0.8,
+    ) -> None:
+        self.embedder = embedder
+        self.idf = idf
+        self.max_sentences = max_sentences
+        self.weights = weights
+        self.keep_ratio = keep_ratio
+
+    def candidates(self, passages: list[NumberedPassage]) -> list[tuple[NumberedPassage, str]]:
+        out = []
+        for p in passages:
+            for s, e in sentence_spans(p.text):
+                sent = p.text[s:e]
+                if len(sent.split()) >= MIN_WORDS:
+                    out.append((p, sent))
+        return out[:MAX_CANDIDATES]
+
+    def rank(self, question: str, passages: list[NumberedPassage], qvec: np.ndarray) -> list[Pick]:
+        cands = self.candidates(passages)
+        if not cands:
+            return []
+        q_terms = content_terms(question)
+        vecs = self.embedder.embed([f"{p.title}\n{s}" for p, s in cands])
+        cos = vecs @ qvec
+        w_cos, w_kw, w_type, w_rank = self.weights
+        n = max(1, len(passages))
+        picks = []
+        for (p, sent), c in zip(cands, cos, strict=True):
+            kw = coverage(q_terms, content_terms(sent), self.idf)
+            score = (
+                w_cos * float(c)
+                + w_kw * kw
+                + w_type * answer_type_bonus(question, sent)
+                + w_rank * (1 - (p.number - 1) / n)
+            )
+            picks.append(Pick(p.number, sent, score))
+        picks.sort(key=lambda x: x.score, reverse=True)
+        return picks
+
+    def answer(self, question: str, passages: list[NumberedPassage], qvec: np.ndarray) -> Draft:
+        ranked = self.rank(question, passages, qvec)
+        if not ranked:
+            return Draft("", refused=True)
+        chosen: list[Pick] = []
+        best = ranked[0].score
+        for pick in ranked:
+            if len(chosen) >= self.max_sentences or pick.score < self.keep_ratio * best:
+                break
+            if any(_similar(pick.text, c.text) for c in chosen):
+                continue
+            chosen.append(pick)
+        return Draft(" ".join(f"{c.text} [{c.number}]" for c in chosen))
+
+
+def _similar(a: str, b: str) -> bool:
+    ta, tb = set(content_terms(a)), set(content_terms(b))
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.6

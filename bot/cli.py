@@ -1,0 +1,142 @@
+"""`citebot`: the quick-start main job, `ask`, `chat`, `run` (Discord) and `eval`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from index.errors import CitebotError
+from index.logs import setup_logging
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _answer_json(answer) -> str:
+    return json.dumps(answer.as_dict(), ensure_ascii=False, indent=2)
+
+
+def _pipeline(settings: Settings):
+    from bot.pipeline import build_pipeline
+
+    return build_pipeline(settings)
+
+
+def chat_loop(pipeline, read=input, write=click.echo) -> None:
+    """A REPL with history; each turn runs the same pipeline as the bot."""
+    from bot.errors import BadQuestionError
+    from bot.render import render_text
+
+    write("Ask about the articles (empty line or Ctrl-D to quit).")
+    history: list[tuple[str, str]] = []
+    while True:
+        try:
+            question = read("\n? ")
+        except (EOFError, KeyboardInterrupt):
+            write("")
+            return
+        if not question.strip():
+            return
+        try:
+            answer = pipeline.ask(question, history)
+        except BadQuestionError as exc:
+            write(str(exc))
+            continue
+        write(render_text(answer))
+        if not answer.refused:
+            history = [*history, (answer.question, answer.text)][-4:]
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Answer questions about your articles, with quoted, numbered citations.
+
+    Without a command: bring the index up to date with ARTICLES_DIR, then run the Discord bot
+    (when DISCORD_TOKEN is set) or the terminal chat.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = Settings()
+    setup_logging(settings.log_level)
+    from index.cli import format_summary, run_build
+
+    click.echo(f"Indexing {settings.articles_dir} …", err=True)
+    click.echo(format_summary(run_build(settings, (), False, False)), err=True)
+    if settings.discord_token:
+        ctx.invoke(run)
+        return
+    click.echo(
+        "No DISCORD_TOKEN set, so here is the terminal chat (see README: Discord setup).",
+        err=True,
+    )
+    chat_loop(_pipeline(settings))
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the chain's result as JSON.")
+def ask(question: str, as_json: bool) -> None:
+    """Answer one question."""
+    from bot.render import render_text
+
+    settings = Settings()
+    setup_logging("WARNING")
+    answer = _pipeline(settings).ask(question)
+    click.echo(_answer_json(answer) if as_json else render_text(answer))
+
+
+@cli.command()
+def chat() -> None:
+    """An interactive session with follow-up questions."""
+    settings = Settings()
+    setup_logging("WARNING")
+    chat_loop(_pipeline(settings))
+
+
+@cli.command()
+def run() -> None:
+    """Run the Discord bot (needs DISCORD_TOKEN)."""
+    settings = Settings()
+    setup_logging(settings.log_level)
+    from bot.discord.app import run as run_discord
+
+    sys.exit(run_discord(settings))
+
+
+@cli.command(name="eval")
+@click.option("--questions", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--no-baseline", is_flag=True, help="Skip the dense-only baseline.")
+def eval_cmd(questions: Path, corpus: Path, limit: int | None, as_json: bool, no_baseline: bool):
+    """Measure retrieval and answers on a question set (see ../shared/eval/README.md)."""
+    from bot.evaluate import format_report, run_eval
+
+    settings = Settings()
+    setup_logging("WARNING")
+    report = run_eval(settings, questions, corpus, limit=limit, baseline=not no_baseline)
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: domain errors become a one-line message and exit code 1."""
+    try:
+        cli.main(args=argv, prog_name="citebot", standalone_mode=False)
+    except CitebotError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

@@ -1,0 +1,50 @@
+"""Numbered passages: what every answerer sees and every citation points back to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langchain_core.documents import Document
+
+
+@dataclass(frozen=True)
+class NumberedPassage:
+    """Passage `[number]` of an answer's context, with its provenance and retrieval scores."""
+
+    number: int
+    chunk_id: str
+    title: str
+    text: str
+    url: str
+    source: str
+    date: str
+    dense: float
+    relevance: float = 0.0
+
+    def as_context(self) -> dict:
+        return {
+            "number": self.number,
+            "chunk_id": self.chunk_id,
+            "title": self.title,
+            "url": self.url,
+            "text": self.text,
+            "score": round(self.relevance, 4),
+        }
+
+
+def number_passages(docs: list[Document]) -> list[NumberedPassage]:
+    """Number retrieved documents 1..n in rank order."""
+    return [
+        NumberedPassage(
+            number=i,
+            chunk_id=d.metadata.get("chunk_id", d.id or ""),
+            title=str(d.metadata.get("title", "")),
+            text=d.page_content,
+            url=str(d.metadata.get("url", "")),
+            source=str(d.metadata.get("source", "")),
+            date=str(d.metadata.get("date", "")),
+            dense=float(d.metadata.get("dense") or 0.0),
+            relevance=float(d.metadata.get("relevance") or 0.0),
+        )
+        for i, d in enumerate(docs, start=1)
+    ]

@@ -1,0 +1,144 @@
+"""The question-answering pipeline that the terminal and the Discord bot share."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.answer import Answer
+from bot.answerers.extractive import ExtractiveAnswerer
+from bot.chain import build_chain
+from bot.errors import BadQuestionError
+from bot.retrieval import HybridRetriever, SearchIndex
+from bot.text import has_words
+from index.embeddings import Embedder, load_embedder
+from index.errors import ConfigError
+from index.settings import Settings
+from index.store import open_index
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    title: str
+    url: str
+    source: str
+    chunks: int
+
+
+def clean_question(question: str) -> str:
+    """The question as it will be asked, or `BadQuestionError` saying what is wrong with it."""
+    q = " ".join((question or "").split())
+    if not q:
+        raise BadQuestionError("Please ask a question, e.g. “How big was Russia–China trade?”")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise BadQuestionError(
+            f"That question is {len(q):,} characters long; please keep it under "
+            f"{MAX_QUESTION_CHARS:,}."
+        )
+    if not has_words(q):
+        raise BadQuestionError("I need words to search the articles: please ask in a sentence.")
+    return q
+
+
+class Pipeline:
+    """Owns the model, the live index and the chain; every method is blocking (use a thread)."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, index: SearchIndex) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.index = index
+        self.retriever = HybridRetriever(
+            index=index,
+            embedder=embedder,
+            k=settings.retrieval_k,
+            per_article=settings.max_chunks_per_article,
+        )
+        extractive = ExtractiveAnswerer(embedder, lambda t: self.index.keyword.idf(t))
+        self.answerer = extractive
+        if settings.llm_provider == "openai":
+            from bot.answerers.llm import ChatAnswerer
+
+            if not settings.llm_base_url and settings.llm_api_key.get_secret_value() in (
+                "",
+                "not-needed",
+            ):
+                raise ConfigError("LLM_PROVIDER=openai needs LLM_BASE_URL or LLM_API_KEY")
+            self.answerer = ChatAnswerer(
+                settings.llm_base_url,
+                settings.llm_model,
+                settings.llm_api_key.get_secret_value(),
+                settings.llm_timeout_seconds,
+            )
+        self.chain = build_chain(
+            self.retriever, self.answerer, extractive, settings.relevance_threshold
+        )
+        self._reindex_lock = threading.Lock()
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
+        """Answer with citations, or refuse; `BadQuestionError` for unusable input."""
+        q = clean_question(question)
+        t0 = time.perf_counter()
+        out = self.chain.invoke({"question": q, "history": list(history)[-4:]})
+        return Answer(
+            question=q,
+            text=out["answer"],
+            citations=out["citations"],
+            refused=out["refused"],
+            note=out["note"],
+            context=out["context"],
+            latency_ms=round((time.perf_counter() - t0) * 1000, 1),
+            standalone_question=out["standalone_question"],
+        )
+
+    def sources(self) -> list[ArticleInfo]:
+        """The indexed articles, by title."""
+        counts: Counter[str] = Counter()
+        first: dict[str, ArticleInfo] = {}
+        for p in self.index.keyword.passages:
+            aid = p.metadata.get("article_id", p.id)
+            counts[aid] += 1
+            first.setdefault(
+                aid,
+                ArticleInfo(
+                    str(p.metadata.get("title", "")),
+                    str(p.metadata.get("url", "")),
+                    str(p.metadata.get("source", "")),
+                    0,
+                ),
+            )
+        return sorted(
+            (ArticleInfo(a.title, a.url, a.source, counts[k]) for k, a in first.items()),
+            key=lambda a: a.title.casefold(),
+        )
+
+    def reindex(self) -> dict:
+        """Run the incremental build, then answer from the new index; returns the report."""
+        from index.build import build_index
+
+        with self._reindex_lock:
+            report = build_index(self.settings, self.embedder).as_dict()
+            self.index.refresh()
+            return report
+
+
+def load_default_embedder(settings: Settings) -> Embedder:
+    return load_embedder(
+        settings.embedding_model,
+        settings.embedding_backend,
+        settings.model_cache,
+        settings.embedding_batch_size,
+    )
+
+
+def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipeline:
+    """Load the model and open the live index (`IndexNotBuiltError` when there is none)."""
+    embedder = embedder or load_default_embedder(settings)
+    return Pipeline(settings, embedder, SearchIndex(open_index(settings)))

@@ -1,0 +1,20 @@
+"""Plain-text rendering of an `Answer` for the terminal."""
+
+from __future__ import annotations
+
+from bot.answer import Answer
+
+
+def render_text(answer: Answer) -> str:
+    """The answer with `[n]` markers, then one `[n] Title — "quote"` line per citation."""
+    lines = [answer.text]
+    if answer.refused:
+        lines.append("Try rephrasing, or ask about something the articles cover.")
+    if answer.note:
+        lines.append(f"({answer.note})")
+    if answer.citations:
+        lines.append("")
+    for c in answer.citations:
+        link = f" <{c.url}>" if c.url else ""
+        lines.append(f'[{c.number}] {c.title}{link} — "{c.quote}"')
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""Hybrid retrieval as a LangChain retriever: dense (Chroma) + keyword (BM25), fused by rank."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from bot.text import content_terms
+from index.embeddings import Embedder
+from index.store import IndexReader, Passage
+
+log = logging.getLogger(__name__)
+
+RRF_K = 60
+CANDIDATES = 40
+
+
+class KeywordIndex:
+    """BM25 over the stored chunks (title + passage), built once per index generation."""
+
+    def __init__(self, passages: list[Passage]) -> None:
+        import bm25s
+
+        self.passages = passages
+        self.by_id = {p.id: p for p in passages}
+        corpus = [content_terms(f"{p.metadata.get('title', '')}\n{p.text}") for p in passages]
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(corpus, show_progress=False)
+        df: Counter[str] = Counter()
+        for terms in corpus:
+            df.update(set(terms))
+        self._n = max(1, len(corpus))
+        self._df = df
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term (unknown terms count as rare)."""
+        return math.log(1 + (self._n - self._df.get(term, 0) + 0.5) / (self._df.get(term, 0) + 0.5))
+
+    def search(self, query: str, k: int) -> list[tuple[Passage, float]]:
+        terms = content_terms(query)
+        if not terms or not self.passages:
+            return []
+        docs, scores = self._bm25.retrieve(
+            [terms], k=min(k, len(self.passages)), show_progress=False
+        )
+        return [
+            (self.passages[int(d)], float(s))
+            for d, s in zip(docs[0], scores[0], strict=True)
+            if s > 0
+        ]
+
+
+class SearchIndex:
+    """The live index as the answering side needs it; follows the pointer after a rebuild."""
+
+    def __init__(self, reader: IndexReader) -> None:
+        self.reader = reader
+        self._lock = threading.Lock()
+        self.keyword = KeywordIndex(reader.passages())
+
+    def refresh(self) -> bool:
+        """Switch to a newly built generation (if any); True when it switched."""
+        with self._lock:
+            if not self.reader.refresh():
+                return False
+            self.keyword = KeywordIndex(self.reader.passages())
+            log.info("now answering from %s", self.reader.generation)
+            return True
+
+
+def _document(p: Passage, **scores: Any) -> Document:
+    return Document(
+        page_content=p.text, id=p.id, metadata={**p.metadata, "chunk_id": p.id, **scores}
+    )
+
+
+class HybridRetriever(BaseRetriever):
+    """Top-k passages by reciprocal-rank fusion of dense and BM25 rankings.
+
+    At most `per_article` chunks of one article are kept, so one long article can't crowd out
+    the rest. Each document carries `dense` (cosine to the question), `bm25` and `rrf` scores.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: SearchIndex
+    embedder: Any
+    k: int = 6
+    per_article: int = 2
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
+    ) -> list[Document]:
+        return self.search(query)
+
+    def search(self, query: str, qvec: np.ndarray | None = None) -> list[Document]:
+        emb: Embedder = self.embedder
+        qvec = emb.embed([query])[0] if qvec is None else qvec
+        index = self.index
+        dense = index.reader.dense_search(qvec, CANDIDATES)
+        sparse = index.keyword.search(query, CANDIDATES)
+        fused: dict[str, dict[str, Any]] = {}
+        for rank, (p, cos) in enumerate(dense):
+            fused[p.id] = {"p": p, "rrf": 1 / (RRF_K + rank + 1), "dense": cos, "bm25": 0.0}
+        for rank, (p, score) in enumerate(sparse):
+            entry = fused.setdefault(p.id, {"p": p, "rrf": 0.0, "dense": None, "bm25": 0.0})
+            entry["rrf"] += 1 / (RRF_K + rank + 1)
+            entry["bm25"] = score
+        ranked = sorted(fused.values(), key=lambda e: e["rrf"], reverse=True)
+        per: Counter[str] = Counter()
+        out: list[Document] = []
+        for e in ranked:
+            aid = e["p"].metadata.get("article_id", e["p"].id)
+            if per[aid] >= self.per_article:
+                continue
+            per[aid] += 1
+            out.append(e)
+            if len(out) >= self.k:
+                break
+        missing = [e for e in out if e["dense"] is None]
+        if missing:  # keyword-only hits: the relevance gate needs their cosine too
+            stored = index.reader.embeddings([e["p"].id for e in missing])
+            for e in missing:
+                v = stored.get(e["p"].id)
+                e["dense"] = float(np.dot(v, qvec)) if v is not None else 0.0
+        return [_document(e["p"], dense=e["dense"], bm25=e["bm25"], rrf=e["rrf"]) for e in out]

