@@ -1,0 +1,211 @@
+"""The Discord bot: a `commands.Bot` with the pipeline injected, its error edge, its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Sequence
+from typing import Any, Protocol
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.answer import Answer
+from bot.discord.admin import AdminCog
+from bot.discord.ask import AskCog
+from bot.discord.feedback import FeedbackLog
+from bot.discord.library import LibraryCog
+from bot.discord.ratelimit import RateLimiter
+from bot.discord.render import NO_PINGS
+from bot.discord.views import VoteButton
+from index.errors import CitebotError, ConfigError
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again shortly."
+TOKEN_HELP = (
+    "DISCORD_TOKEN is not set. Create an application at "
+    "https://discord.com/developers/applications, add a bot, reset and copy its token, and put "
+    "DISCORD_TOKEN=<token> in .env (see README: Discord setup). "
+    "Without a token, `citebot chat` answers in the terminal."
+)
+
+
+class Pipeline(Protocol):
+    """What the bot needs from `bot.pipeline.Pipeline`; every method blocks."""
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer: ...
+    def sources(self) -> list[Any]: ...
+    def reindex(self) -> dict: ...
+
+
+class NotHereError(CitebotError):
+    """A question asked outside the channels the bot is allowed to answer in."""
+
+
+def bot_intents() -> discord.Intents:
+    """The least that works: guilds (channels, threads), guild messages, message content.
+
+    Message content is privileged; mentions would work without it, but follow-ups inside the
+    bot's threads carry no mention, and without it their text arrives empty.
+    """
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.message_content = True
+    return intents
+
+
+class Citebot(commands.Bot):
+    """Answers questions about the articles; features live in cogs loaded in `setup_hook`."""
+
+    def __init__(self, settings: Settings, pipeline: Pipeline, feedback: FeedbackLog) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=bot_intents(),
+            allowed_mentions=NO_PINGS,
+            help_command=None,
+        )
+        self.settings = settings
+        self.pipeline = pipeline
+        self.feedback = feedback
+        self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.tree.on_error = self._on_app_command_error
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(VoteButton)
+        for cog in (AskCog(self), LibraryCog(self), AdminCog(self)):
+            try:
+                await self.add_cog(cog)
+            except Exception:
+                log.exception("could not load %s", type(cog).__name__)
+                raise
+        await self._sync_commands()
+
+    async def _sync_commands(self) -> None:
+        # A dev guild gets the commands at once; global commands can take a while to appear.
+        if self.settings.discord_dev_guild:
+            guild = discord.Object(self.settings.discord_dev_guild)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d slash commands to guild %s", len(synced), guild.id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global slash commands", len(synced))
+
+    async def on_ready(self) -> None:
+        log.info("logged in as %s (id %s) in %d servers", self.user, self.user.id, len(self.guilds))
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: questions in messages are handled by `AskCog`'s listener."""
+
+    def channel_allowed(self, channel: discord.abc.MessageableChannel | None) -> bool:
+        """Whether the allow-list (empty: everywhere) admits this channel or thread."""
+        allowed = self.settings.allowed_channels
+        if not allowed:
+            return True
+        if isinstance(channel, discord.Thread):
+            return channel.parent_id in allowed
+        return channel is not None and channel.id in allowed
+
+    def check_channel(self, channel: discord.abc.MessageableChannel | None) -> None:
+        """`NotHereError` naming the allowed channels, unless this one is allowed."""
+        if not self.channel_allowed(channel):
+            where = ", ".join(f"<#{c}>" for c in self.settings.allowed_channels)
+            raise NotHereError(f"I only answer questions in {where}.")
+
+    async def run_guarded(
+        self, target: discord.Interaction | discord.Message, work: Awaitable[None]
+    ) -> None:
+        """Run one user request; every failure ends in a short reply, and the bot goes on."""
+        try:
+            await work
+        except Exception as error:
+            await self.report(target, error)
+
+    async def report(
+        self, target: discord.Interaction | discord.Message, error: BaseException
+    ) -> None:
+        """The one error edge: a domain error's message, or an apology and a logged traceback."""
+        if isinstance(error, CitebotError | app_commands.CheckFailure):
+            text = str(error)
+        else:
+            where = (
+                f"/{target.command.name}"
+                if isinstance(target, discord.Interaction) and target.command
+                else type(target).__name__.lower()
+            )
+            channel = target.channel.id if target.channel else None
+            log.error("failed handling %s in channel %s", where, channel, exc_info=error)
+            text = APOLOGY
+        await self.tell(target, text)
+
+    async def tell(self, target: discord.Interaction | discord.Message, text: str) -> None:
+        """A short reply: ephemeral to an interaction, a reply to a message."""
+        try:
+            if isinstance(target, discord.Message):
+                await target.reply(text, mention_author=False, allowed_mentions=NO_PINGS)
+            elif target.response.is_done():
+                await target.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            else:
+                await target.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.warning("could not tell the user: %s", text, exc_info=True)
+
+    async def _on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await self.report(interaction, getattr(error, "original", error))
+
+
+def require_token(settings: Settings) -> str:
+    """The bot token, or a `ConfigError` saying how to get one."""
+    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    if not token:
+        raise ConfigError(TOKEN_HELP)
+    return token
+
+
+async def run_bot(settings: Settings, pipeline: Pipeline) -> None:
+    """Log in and serve Discord until the bot is closed or this task is cancelled."""
+    token = require_token(settings)
+    feedback = FeedbackLog(settings.feedback_db)
+    async with Citebot(settings, pipeline, feedback) as bot:
+        try:
+            await bot.start(token)
+        except discord.LoginFailure:
+            raise ConfigError(
+                "Discord rejected DISCORD_TOKEN; reset the bot's token in the developer portal "
+                "and update .env."
+            ) from None
+        except discord.PrivilegedIntentsRequired:
+            raise ConfigError(
+                "Switch on the Message Content Intent under Bot → Privileged Gateway Intents in "
+                "the developer portal, then start the bot again."
+            ) from None
+
+
+def run(settings: Settings) -> int:
+    """`citebot run`: check the token, load the pipeline, serve until SIGINT or SIGTERM."""
+    require_token(settings)
+    from bot.pipeline import build_pipeline
+
+    pipeline = build_pipeline(settings)
+    asyncio.run(_serve(settings, pipeline))
+    return 0
+
+
+async def _serve(settings: Settings, pipeline: Pipeline) -> None:
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows has no loop signal handlers
+            loop.add_signal_handler(sig, main.cancel)
+    try:
+        await run_bot(settings, pipeline)
+    except asyncio.CancelledError:
+        log.info("stopped")

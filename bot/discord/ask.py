@@ -1,0 +1,153 @@
+"""Asking: `/ask`, @mentions, and follow-ups inside the bot's own threads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from discord.utils import escape_markdown
+
+from bot.answer import Answer
+from bot.discord.render import NO_PINGS, render_answer, shorten, thread_name
+from bot.discord.views import vote_view
+from bot.errors import BadQuestionError
+
+if TYPE_CHECKING:
+    from bot.discord.app import Citebot
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 1000
+HISTORY_TURNS = 4
+# the header left in the channel above a /ask thread: the question, shortened
+HEADER_LIMIT = 1900
+
+
+class AskCog(commands.Cog):
+    """Every way of asking ends in `_answer` (off the event loop) and `_deliver`."""
+
+    def __init__(self, bot: Citebot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="ask")
+    @app_commands.describe(
+        question="What you want to know about the articles",
+        private="Only you see the answer (default: everyone in the channel)",
+    )
+    @app_commands.guild_only()
+    async def ask(
+        self, interaction: discord.Interaction, question: str, private: bool = False
+    ) -> None:
+        """Ask about the articles; the answer quotes and cites them."""
+        await self.bot.run_guarded(interaction, self._ask_slash(interaction, question, private))
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        question = self._addressed(message)
+        if question is not None:
+            await self.bot.run_guarded(message, self._ask_message(message, question))
+
+    def _addressed(self, message: discord.Message) -> str | None:
+        """The question if the message asks the bot: a mention, or any message in its threads."""
+        me = self.bot.user
+        if (
+            me is None
+            or message.author.bot
+            or message.guild is None
+            or message.type not in (discord.MessageType.default, discord.MessageType.reply)
+        ):
+            return None
+        channel = message.channel
+        own_thread = isinstance(channel, discord.Thread) and channel.owner_id == me.id
+        if me.id not in message.raw_mentions and not own_thread:
+            return None
+        if not self.bot.channel_allowed(channel):
+            return None
+        return re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
+
+    def _admit(self, user_id: int, question: str) -> None:
+        """Guardrails before any work: the question's length, then the user's rate."""
+        if len(question) > MAX_QUESTION_CHARS:
+            raise BadQuestionError(
+                f"That question is {len(question):,} characters long; please keep it under "
+                f"{MAX_QUESTION_CHARS:,} so I can search for it well."
+            )
+        self.bot.rate_limiter.hit(user_id)
+
+    async def _ask_slash(
+        self, interaction: discord.Interaction, question: str, private: bool
+    ) -> None:
+        self.bot.check_channel(interaction.channel)
+        self._admit(interaction.user.id, question)
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        channel = interaction.channel
+        in_thread = isinstance(channel, discord.Thread)
+        answer = await self._answer(question, channel.id if in_thread else None)
+        followup = partial(
+            interaction.followup.send, ephemeral=private, allowed_mentions=NO_PINGS, wait=True
+        )
+        if private or in_thread or not isinstance(channel, discord.TextChannel):
+            await self._deliver(followup, answer, channel.id if in_thread else None)
+            return
+        # the question stays in the channel; the answer and its follow-ups go in a thread on it
+        await interaction.edit_original_response(
+            content=f"> {escape_markdown(shorten(question, HEADER_LIMIT))}",
+            allowed_mentions=NO_PINGS,
+        )
+        thread = await _open_thread(await interaction.original_response(), question)
+        if thread is None:
+            await self._deliver(followup, answer, None)
+        else:
+            await self._deliver(partial(thread.send, allowed_mentions=NO_PINGS), answer, thread.id)
+
+    async def _ask_message(self, message: discord.Message, question: str) -> None:
+        self._admit(message.author.id, question)
+        channel = message.channel
+        thread = channel if isinstance(channel, discord.Thread) else None
+        async with channel.typing():
+            answer = await self._answer(question, thread.id if thread else None)
+        if thread is None:
+            thread = await _open_thread(message, question)
+        if thread is None:
+            send = partial(message.reply, mention_author=False, allowed_mentions=NO_PINGS)
+            await self._deliver(send, answer, None)
+        else:
+            await self._deliver(partial(thread.send, allowed_mentions=NO_PINGS), answer, thread.id)
+
+    async def _answer(self, question: str, thread_id: int | None) -> Answer:
+        """The pipeline's answer, with the thread's earlier turns; run in a worker thread."""
+
+        def work() -> Answer:
+            feedback = self.bot.feedback
+            history = feedback.thread_history(thread_id, HISTORY_TURNS) if thread_id else []
+            return self.bot.pipeline.ask(question, history)
+
+        return await asyncio.to_thread(work)
+
+    async def _deliver(
+        self, send: Callable[..., Awaitable[Any]], answer: Answer, thread_id: int | None
+    ) -> None:
+        """Log the answer, then send its messages; the last one carries the vote buttons."""
+        answer_id = await asyncio.to_thread(self.bot.feedback.record_answer, answer, thread_id)
+        parts = render_answer(answer)
+        for i, part in enumerate(parts):
+            if i == len(parts) - 1:
+                await send(part, view=vote_view(answer_id))
+            else:
+                await send(part)
+
+
+async def _open_thread(message: discord.Message, question: str) -> discord.Thread | None:
+    """A public thread on the question, or None where the bot may not open one."""
+    try:
+        return await message.create_thread(name=thread_name(question))
+    except discord.HTTPException as error:
+        log.warning("could not open a thread in channel %s: %s", message.channel.id, error)
+        return None

@@ -1,0 +1,65 @@
+"""`/sources` (what the answers come from) and `/help`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord.render import NO_PINGS, source_pages
+from bot.discord.views import SourcesPager
+
+if TYPE_CHECKING:
+    from bot.discord.app import Citebot
+
+HELP = """\
+I answer questions about a library of news articles, quoting and numbering my sources.
+**Ask** with `/ask` (add `private: True` to see the answer alone) or by mentioning {mention}. \
+I answer in a thread; ask follow-ups there without mentioning me.
+If the articles don't say, I say so rather than guess. Rate answers with 👍/👎.
+{commands}"""
+
+
+class LibraryCog(commands.Cog):
+    def __init__(self, bot: Citebot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="sources")
+    async def sources(self, interaction: discord.Interaction) -> None:
+        """List the indexed articles that answers are drawn from."""
+        await self.bot.run_guarded(interaction, self._sources(interaction))
+
+    async def _sources(self, interaction: discord.Interaction) -> None:
+        articles = await asyncio.to_thread(self.bot.pipeline.sources)
+        if not articles:
+            await interaction.response.send_message(
+                "No articles are indexed yet: add article files and run `/reindex`.",
+                ephemeral=True,
+            )
+            return
+        pages = source_pages(articles)
+        if len(pages) == 1:
+            await interaction.response.send_message(
+                pages[0], ephemeral=True, allowed_mentions=NO_PINGS
+            )
+            return
+        pager = SourcesPager(pages, interaction.user.id)
+        await interaction.response.send_message(
+            pager.content(), view=pager, ephemeral=True, allowed_mentions=NO_PINGS
+        )
+        pager.interaction = interaction
+
+    @app_commands.command(name="help")
+    async def help(self, interaction: discord.Interaction) -> None:
+        """How to ask me questions, and what each command does."""
+        commands_ = sorted(self.bot.tree.get_commands(), key=lambda c: c.name)
+        lines = "\n".join(f"`/{c.name}` — {c.description}" for c in commands_)
+        mention = self.bot.user.mention if self.bot.user else "me"
+        await interaction.response.send_message(
+            HELP.format(mention=mention, commands=lines),
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
+        )

@@ -1,0 +1,107 @@
+"""Fixtures for the Discord bot: the real bot and the real sample pipeline inside SimCord."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import discord
+import pytest
+from simcord.actors import MemberActor
+from simcord.builders import ChannelHandle, GuildHandle
+
+from bot.answer import Answer
+from bot.discord.app import Citebot
+from bot.discord.feedback import FeedbackLog
+from index.settings import Settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "bot_settings(**fields): Settings overrides for the bot under test"
+    )
+
+
+@pytest.fixture
+def bot_settings(request: pytest.FixtureRequest, sample_index: Settings, tmp_path: Path):
+    """The sample index's settings with this test's feedback log and any marker overrides."""
+    marker = request.node.get_closest_marker("bot_settings")
+    overrides = marker.kwargs if marker else {}
+    return sample_index.model_copy(update={"feedback_db": tmp_path / "feedback.db", **overrides})
+
+
+@pytest.fixture
+def pipeline(sample_pipeline):
+    """What the bot answers with: the real pipeline, spied on."""
+    return Spy(sample_pipeline)
+
+
+@pytest.fixture
+def make_bot(bot_settings: Settings, pipeline) -> Callable[[], Citebot]:
+    """A fresh bot over the same settings, pipeline and feedback file (for restarts)."""
+    return lambda: Citebot(bot_settings, pipeline, FeedbackLog(bot_settings.feedback_db))
+
+
+@pytest.fixture
+def simcord_bot(make_bot):
+    return make_bot()
+
+
+@dataclass
+class World:
+    guild: GuildHandle
+    general: ChannelHandle
+    random: ChannelHandle
+    alice: MemberActor
+    bob: MemberActor
+    admin: MemberActor
+    librarian: MemberActor
+
+
+@pytest.fixture
+def world(simcord_env) -> World:
+    """One server: #general and #random, two members, an admin and a member with a named role."""
+    guild = simcord_env.create_guild("Newsroom")
+    managers = guild.create_role("Managers", permissions=discord.Permissions(manage_guild=True))
+    librarians = guild.create_role("Librarian")
+    return World(
+        guild=guild,
+        general=guild.create_text_channel("general"),
+        random=guild.create_text_channel("random"),
+        alice=guild.add_member(simcord_env.create_user("alice")),
+        bob=guild.add_member(simcord_env.create_user("bob")),
+        admin=guild.add_member(simcord_env.create_user("boss"), roles=[managers]),
+        librarian=guild.add_member(simcord_env.create_user("libby"), roles=[librarians]),
+    )
+
+
+class Spy:
+    """The real pipeline, recording every call; `fail`/`rewrite` change what `ask` does."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.asked: list[tuple[str, list[tuple[str, str]]]] = []
+        self.answers: list[Answer] = []
+        self.reindexed = 0
+        self.fail: Exception | None = None
+        self.rewrite: Callable[[Answer], Answer] | None = None
+        self.on_reindex: Callable[[], None] | None = None
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
+        self.asked.append((question, list(history)))
+        if self.fail is not None:
+            error, self.fail = self.fail, None
+            raise error
+        answer = self.real.ask(question, history)
+        self.answers.append(answer)
+        return self.rewrite(answer) if self.rewrite else answer
+
+    def sources(self):
+        return self.real.sources()
+
+    def reindex(self) -> dict:
+        self.reindexed += 1
+        if self.on_reindex is not None:
+            self.on_reindex()
+        return self.real.reindex()
