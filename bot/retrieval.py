@@ -21,7 +21,6 @@ from index.store import IndexReader, Passage
 log = logging.getLogger(__name__)
 
 RRF_K = 60
-CANDIDATES = 40
 
 
 class KeywordIndex:
@@ -29,6 +28,8 @@ class KeywordIndex:
 
     def __init__(self, passages: list[Passage]) -> None:
         import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG
 
         self.passages = passages
         self.by_id = {p.id: p for p in passages}
@@ -86,8 +87,10 @@ def _document(p: Passage, **scores: Any) -> Document:
 class HybridRetriever(BaseRetriever):
     """Top-k passages by reciprocal-rank fusion of dense and BM25 rankings.
 
-    At most `per_article` chunks of one article are kept, so one long article can't crowd out
-    the rest. Each document carries `dense` (cosine to the question), `bm25` and `rrf` scores.
+    Articles are ranked by fusing the rank of their best chunk in each list (on the dev set this
+    found more gold articles than fusing chunks: R@5 .888 vs .857); each article then gives its
+    best `per_article` chunks, so one long article can't crowd out the rest. Each document
+    carries `dense` (cosine to the question), `bm25` and `rrf` scores.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -96,6 +99,7 @@ class HybridRetriever(BaseRetriever):
     embedder: Any
     k: int = 6
     per_article: int = 2
+    candidates: int = 20
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
@@ -106,26 +110,29 @@ class HybridRetriever(BaseRetriever):
         emb: Embedder = self.embedder
         qvec = emb.embed([query])[0] if qvec is None else qvec
         index = self.index
-        dense = index.reader.dense_search(qvec, CANDIDATES)
-        sparse = index.keyword.search(query, CANDIDATES)
-        fused: dict[str, dict[str, Any]] = {}
-        for rank, (p, cos) in enumerate(dense):
-            fused[p.id] = {"p": p, "rrf": 1 / (RRF_K + rank + 1), "dense": cos, "bm25": 0.0}
-        for rank, (p, score) in enumerate(sparse):
-            entry = fused.setdefault(p.id, {"p": p, "rrf": 0.0, "dense": None, "bm25": 0.0})
-            entry["rrf"] += 1 / (RRF_K + rank + 1)
-            entry["bm25"] = score
-        ranked = sorted(fused.values(), key=lambda e: e["rrf"], reverse=True)
-        per: Counter[str] = Counter()
-        out: list[Document] = []
-        for e in ranked:
-            aid = e["p"].metadata.get("article_id", e["p"].id)
-            if per[aid] >= self.per_article:
-                continue
-            per[aid] += 1
-            out.append(e)
+        dense = index.reader.dense_search(qvec, self.candidates)
+        sparse = index.keyword.search(query, self.candidates)
+        chunks: dict[str, dict[str, Any]] = {}
+        articles: Counter[str] = Counter()
+        for name, hits in (("dense", dense), ("bm25", sparse)):
+            seen: set[str] = set()
+            for rank, (p, score) in enumerate(hits):
+                e = chunks.setdefault(p.id, {"p": p, "rrf": 0.0, "dense": None, "bm25": 0.0})
+                e["rrf"] += 1 / (RRF_K + rank + 1)
+                e[name] = score
+                aid = p.metadata.get("article_id", p.id)
+                if aid not in seen:  # articles are fused on the rank of their best chunk
+                    seen.add(aid)
+                    articles[aid] += 1 / (RRF_K + len(seen))
+        by_article: dict[str, list[dict[str, Any]]] = {}
+        for e in sorted(chunks.values(), key=lambda e: e["rrf"], reverse=True):
+            by_article.setdefault(e["p"].metadata.get("article_id", e["p"].id), []).append(e)
+        out: list[dict[str, Any]] = []
+        for aid, _ in articles.most_common():
+            out.extend(by_article[aid][: self.per_article])
             if len(out) >= self.k:
                 break
+        out = out[: self.k]
         missing = [e for e in out if e["dense"] is None]
         if missing:  # keyword-only hits: the relevance gate needs their cosine too
             stored = index.reader.embeddings([e["p"].id for e in missing])
@@ -133,3 +140,16 @@ class HybridRetriever(BaseRetriever):
                 v = stored.get(e["p"].id)
                 e["dense"] = float(np.dot(v, qvec)) if v is not None else 0.0
         return [_document(e["p"], dense=e["dense"], bm25=e["bm25"], rrf=e["rrf"]) for e in out]
+
+
+class LCEmbeddings:
+    """Our embedder as a LangChain `Embeddings` (for stock LangChain vector-store code)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embedder.embed(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embedder.embed([text])[0].tolist()

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(40, ge=0, alias="CHUNK_OVERLAP_TOKENS")
 
     # Retrieval and answers
-    retrieval_k: int = Field(6, ge=1, le=50, alias="RETRIEVAL_K")
+    retrieval_k: int = Field(8, ge=1, le=50, alias="RETRIEVAL_K")
     max_chunks_per_article: int = Field(2, ge=1, alias="MAX_CHUNKS_PER_ARTICLE")
     relevance_threshold: float = Field(0.30, alias="RELEVANCE_THRESHOLD")
     llm_provider: Literal["extractive", "openai"] = Field("extractive", alias="LLM_PROVIDER")

@@ -39,14 +39,16 @@ class ExtractiveAnswerer:
         embedder: Embedder,
         idf: Idf,
         max_sentences: int = 3,
-        weights: tuple[float, float, float, float] = (0.35, 0.45, 0.12, 0.08),
-        keep_ratio: float = 0.8,
+        weights: tuple[float, float, float, float] = (0.35, 0.6, 0.25, 0.0),
+        keep_ratio: float = 0.6,
+        embed_top: int = 16,
     ) -> None:
         self.embedder = embedder
         self.idf = idf
         self.max_sentences = max_sentences
         self.weights = weights
         self.keep_ratio = keep_ratio
+        self.embed_top = embed_top
 
     def candidates(self, passages: list[NumberedPassage]) -> list[tuple[NumberedPassage, str]]:
         out = []
@@ -62,20 +64,22 @@ class ExtractiveAnswerer:
         if not cands:
             return []
         q_terms = content_terms(question)
-        vecs = self.embedder.embed([f"{p.title}\n{s}" for p, s in cands])
-        cos = vecs @ qvec
         w_cos, w_kw, w_type, w_rank = self.weights
         n = max(1, len(passages))
-        picks = []
-        for (p, sent), c in zip(cands, cos, strict=True):
-            kw = coverage(q_terms, content_terms(sent), self.idf)
-            score = (
-                w_cos * float(c)
-                + w_kw * kw
-                + w_type * answer_type_bonus(question, sent)
-                + w_rank * (1 - (p.number - 1) / n)
-            )
-            picks.append(Pick(p.number, sent, score))
+        cheap = [
+            w_kw * coverage(q_terms, content_terms(sent), self.idf)
+            + w_type * answer_type_bonus(question, sent)
+            + w_rank * (1 - (p.number - 1) / n)
+            for p, sent in cands
+        ]
+        # only the most promising sentences pay for an embedding (the latency budget)
+        order = sorted(range(len(cands)), key=lambda i: cheap[i], reverse=True)
+        top = order[: self.embed_top]
+        vecs = self.embedder.embed([f"{cands[i][0].title}\n{cands[i][1]}" for i in top])
+        picks = [
+            Pick(cands[i][0].number, cands[i][1], cheap[i] + w_cos * float(v @ qvec))
+            for i, v in zip(top, vecs, strict=True)
+        ]
         picks.sort(key=lambda x: x.score, reverse=True)
         return picks
 

@@ -1,0 +1,209 @@
+"""`citebot eval`: retrieval and answer quality on a question set, beside a stock baseline.
+
+Question and corpus formats are those of RealTime QA as laid out in shared/eval/README.md:
+questions carry `question`, `answers`, `evidence_doc_ids`, `answer_bearing_doc_ids`; the corpus
+carries `doc_id`, `title`, `text`, `url`, `publish_date`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from index.articles import article_id
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+KS = (1, 5, 10)
+
+
+def load_questions(path: Path, limit: int | None) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return rows[:limit] if limit else rows
+
+
+def doc_ids_by_article(corpus: Path) -> dict[str, str]:
+    """Our article id → the corpus's doc_id (ids are derived as the jsonl parser derives them)."""
+    out = {}
+    for line in corpus.read_text().splitlines():
+        if line.strip():
+            doc_id = json.loads(line)["doc_id"]
+            out[article_id(corpus.name, f"{doc_id}#0")] = doc_id
+    return out
+
+
+def eval_settings(settings: Settings, corpus: Path) -> Settings:
+    """A throwaway collection per corpus, cached so a second run embeds nothing."""
+    digest = hashlib.sha1(f"{corpus.resolve()}:{corpus.stat().st_size}".encode()).hexdigest()[:10]
+    return settings.model_copy(
+        update={
+            "chroma_path": settings.model_cache.parent / "eval" / digest,
+            "chroma_host": None,
+            "collection": "eval",
+            "llm_provider": settings.llm_provider,
+        }
+    )
+
+
+def _ranked_docs(chunk_ids: list[str], chunk_article: dict[str, str], doc_of: dict[str, str]):
+    seen: list[str] = []
+    for cid in chunk_ids:
+        doc = doc_of.get(chunk_article.get(cid, ""), "")
+        if doc and doc not in seen:
+            seen.append(doc)
+    return seen
+
+
+def _retrieval_metrics(ranked: list[str], gold: set[str], bearing: set[str] | None) -> dict:
+    m = {f"recall@{k}": float(bool(gold & set(ranked[:k]))) for k in KS}
+    rr = next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if d in gold), 0.0)
+    m["mrr@10"] = rr
+    if bearing:
+        m["hit@5"] = float(bool(bearing & set(ranked[:5])))
+    return m
+
+
+def _contains_answer(texts: list[str], answers: list[str]) -> bool:
+    low = " ".join(texts).lower()
+    return any(a.lower() in low for a in answers if a.strip())
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def _mean(rows: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in rows if key in r]
+    return round(statistics.fmean(vals), 3) if vals else None
+
+
+def run_eval(
+    settings: Settings,
+    questions_path: Path,
+    corpus: Path,
+    limit: int | None = None,
+    baseline: bool = True,
+) -> dict[str, Any]:
+    """Index the corpus (cached), ask every question, and measure both pipelines."""
+    from bot.pipeline import build_pipeline, load_default_embedder
+    from index.build import build_index
+
+    es = eval_settings(settings, corpus)
+    embedder = load_default_embedder(es)
+    t0 = time.perf_counter()
+    build = build_index(es, embedder, [corpus])
+    log.info("eval index ready in %.1f s (%d embedded)", time.perf_counter() - t0, build.embedded)
+    pipeline = build_pipeline(es, embedder)
+    doc_of = doc_ids_by_article(corpus)
+    chunk_article = {
+        p.id: str(p.metadata.get("article_id", "")) for p in pipeline.index.keyword.passages
+    }
+    chunk_text = {p.id: p.text for p in pipeline.index.keyword.passages}
+    questions = load_questions(questions_path, limit)
+    deep = pipeline.retriever.model_copy(update={"k": 30})  # ≥ 10 distinct articles
+    stock = _stock_retriever(es, embedder, pipeline) if baseline else None
+
+    ours: list[dict] = []
+    base: list[dict] = []
+    for q in questions:
+        gold = set(q.get("evidence_doc_ids") or [])
+        bearing = set(q.get("answer_bearing_doc_ids") or []) or None
+        answers = q.get("answers") or []
+        t = time.perf_counter()
+        answer = pipeline.ask(q["question"])
+        latency = (time.perf_counter() - t) * 1000
+        docs = deep.invoke(q["question"])
+        ranked = _ranked_docs([d.metadata["chunk_id"] for d in docs], chunk_article, doc_of)
+        row = _retrieval_metrics(ranked, gold, bearing)
+        quotes = [c.quote for c in answer.citations]
+        supported = [
+            c.quote in chunk_text.get(c.chunk_id, "")
+            and c.chunk_id in {x["chunk_id"] for x in answer.context}
+            for c in answer.citations
+        ]
+        row.update(
+            id=q.get("id"),
+            answer_hit=float(_contains_answer([answer.text, *quotes], answers)),
+            context_hit=float(_contains_answer([d.page_content for d in docs[:5]], answers)),
+            refused=float(answer.refused),
+            citations=len(answer.citations),
+            supported=sum(supported),
+            latency_ms=latency,
+        )
+        ours.append(row)
+        if stock is not None:
+            t = time.perf_counter()
+            sdocs = stock.similarity_search(q["question"], k=10)
+            slat = (time.perf_counter() - t) * 1000
+            sranked = _ranked_docs([d.id for d in sdocs], chunk_article, doc_of)
+            brow = _retrieval_metrics(sranked, gold, bearing)
+            brow["context_hit"] = float(
+                _contains_answer([d.page_content for d in sdocs[:5]], answers)
+            )
+            brow["latency_ms"] = slat
+            base.append(brow)
+    return _summarise(ours, base, len(questions), build.chunks, pipeline)
+
+
+def _stock_retriever(settings: Settings, embedder, pipeline):
+    """Dense-only top-k through langchain-chroma, as a stock LangChain RAG pipeline does."""
+    from langchain_chroma import Chroma
+
+    from bot.retrieval import LCEmbeddings
+
+    return Chroma(
+        client=pipeline.index.reader.client,
+        collection_name=pipeline.index.reader.generation,
+        embedding_function=LCEmbeddings(embedder),
+    )
+
+
+def _summarise(ours: list[dict], base: list[dict], n: int, chunks: int, pipeline) -> dict:
+    cites = sum(r["citations"] for r in ours)
+    lat = [r["latency_ms"] for r in ours]
+    keys = [*(f"recall@{k}" for k in KS), "mrr@10", "hit@5", "context_hit"]
+    report: dict[str, Any] = {
+        "questions": n,
+        "chunks": chunks,
+        "answerer": pipeline.answerer.name,
+        "citebot": {k: _mean(ours, k) for k in keys}
+        | {
+            "answer_hit": _mean(ours, "answer_hit"),
+            "citation_support": round(sum(r["supported"] for r in ours) / cites, 4)
+            if cites
+            else None,
+            "refusal_rate": _mean(ours, "refused"),
+            "latency_p50_ms": round(_pct(lat, 0.5), 1),
+            "latency_p95_ms": round(_pct(lat, 0.95), 1),
+        },
+    }
+    if base:
+        blat = [r["latency_ms"] for r in base]
+        report["baseline_dense"] = {k: _mean(base, k) for k in keys} | {
+            "latency_p50_ms": round(_pct(blat, 0.5), 1),
+            "latency_p95_ms": round(_pct(blat, 0.95), 1),
+        }
+    report["per_question"] = ours
+    return report
+
+
+def format_report(r: dict) -> str:
+    """A side-by-side table: citebot against the dense-only baseline."""
+    ours, base = r["citebot"], r.get("baseline_dense", {})
+    lines = [
+        f"{r['questions']} questions, {r['chunks']} chunks, answerer {r['answerer']}",
+        f"{'metric':<22}{'citebot':>10}{'baseline':>10}",
+    ]
+    for key, val in ours.items():
+        b = base.get(key)
+        fmt = lambda v: "-" if v is None else f"{v:.3f}" if v <= 1.5 else f"{v:.1f}"  # noqa: E731
+        lines.append(f"{key:<22}{fmt(val):>10}{fmt(b):>10}")
+    return "\n".join(lines)
