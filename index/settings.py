@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     # Retrieval and answers
     retrieval_k: int = Field(8, ge=1, le=50, alias="RETRIEVAL_K")
     max_chunks_per_article: int = Field(2, ge=1, alias="MAX_CHUNKS_PER_ARTICLE")
-    relevance_threshold: float = Field(0.30, alias="RELEVANCE_THRESHOLD")
+    relevance_threshold: float = Field(0.40, alias="RELEVANCE_THRESHOLD")
     llm_provider: Literal["extractive", "openai"] = Field("extractive", alias="LLM_PROVIDER")
     llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")
     llm_model: str = Field("gpt-4o-mini", alias="LLM_MODEL")

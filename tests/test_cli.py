@@ -1,0 +1,92 @@
+"""The `citebot` command line: thin commands over the pipeline, errors as messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import chat_loop, main
+
+EVAL_DATA = Path(__file__).resolve().parent / "data" / "eval"
+
+
+@pytest.fixture
+def sample_env(sample_index, monkeypatch):
+    for key, value in {
+        "ARTICLES_DIR": sample_index.articles_dir,
+        "CHROMA_PATH": sample_index.chroma_path,
+        "MODEL_CACHE": sample_index.model_cache,
+    }.items():
+        monkeypatch.setenv(key, str(value))
+    return sample_index
+
+
+def test_ask_json_prints_the_chains_result(sample_env, capsys):
+    code = main(["ask", "How much was trade between Russia and China last year?", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert any("$240 billion" in c["quote"] for c in out["citations"])
+    assert out["context"]
+
+
+def test_ask_prints_answer_then_numbered_sources(sample_env, capsys):
+    assert main(["ask", "How much was trade between Russia and China last year?"]) == 0
+    out = capsys.readouterr().out
+    assert "[1]" in out.splitlines()[0]
+    assert any(line.startswith("[1] ") and '— "' in line for line in out.splitlines())
+
+
+def test_empty_question_is_a_message_not_a_traceback(sample_env, capsys):
+    assert main(["ask", "   "]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_ask_before_any_build_says_how_to_build(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CHROMA_PATH", str(tmp_path / "nothing"))
+    assert main(["ask", "anything?"]) == 1
+    assert "citebot-index build" in capsys.readouterr().err
+
+
+def test_chat_keeps_history_for_followups(sample_pipeline):
+    questions = iter(
+        ["How much was trade between Russia and China last year?", "and the year before?", ""]
+    )
+    shown: list[str] = []
+    chat_loop(sample_pipeline, read=lambda prompt: next(questions), write=shown.append)
+    answers = [s for s in shown if "[1]" in s]
+    assert len(answers) == 2
+    assert "$200 billion" in answers[1] or "$240 billion" in answers[1]
+
+
+def test_chat_answers_bad_input_and_goes_on(sample_pipeline):
+    questions = iter(["😀😀", "Who won the 2018 FIFA World Cup?", ""])
+    shown: list[str] = []
+    chat_loop(sample_pipeline, read=lambda prompt: next(questions), write=shown.append)
+    assert any("words" in s for s in shown)
+    assert any(s.startswith("I don't know") for s in shown)
+
+
+def test_eval_reports_both_pipelines(tmp_path, model_cache, monkeypatch, capsys):
+    monkeypatch.setenv("MODEL_CACHE", str(model_cache))
+    monkeypatch.setenv("CHROMA_PATH", str(tmp_path / "chroma"))
+    code = main(
+        [
+            "eval",
+            "--questions",
+            str(EVAL_DATA / "questions.jsonl"),
+            "--corpus",
+            str(EVAL_DATA / "corpus.jsonl"),
+            "--json",
+        ]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    ours, base = report["citebot"], report["baseline_dense"]
+    assert report["questions"] == 3
+    assert ours["recall@5"] == 1.0 and base["recall@5"] == 1.0
+    assert ours["answer_hit"] >= 2 / 3
+    assert ours["citation_support"] == 1.0
+    assert ours["latency_p95_ms"] > 0
