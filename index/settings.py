@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -44,9 +44,32 @@ class Settings(BaseSettings):
     # Discord
     discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")
     discord_dev_guild: int | None = Field(None, alias="DISCORD_DEV_GUILD")
-    allowed_channels: list[int] = Field(default_factory=list, alias="ALLOWED_CHANNELS")
+    allowed_channels: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, alias="ALLOWED_CHANNELS"
+    )
     reindex_role: str | None = Field(None, alias="REINDEX_ROLE")
     rate_limit_per_minute: int = Field(6, ge=1, alias="RATE_LIMIT_PER_MINUTE")
     feedback_db: Path = Field(Path(".citebot/feedback.sqlite3"), alias="FEEDBACK_DB")
 
     log_level: str = Field("INFO", alias="LOG_LEVEL")
+
+    @field_validator("allowed_channels", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """`ALLOWED_CHANNELS=123,456` (commas or spaces) as well as a list."""
+        if isinstance(value, str):
+            return [int(v) for v in value.replace(",", " ").split()]
+        return value
+
+    @field_validator(
+        "discord_token",
+        "chroma_host",
+        "llm_base_url",
+        "discord_dev_guild",
+        "reindex_role",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """An empty `KEY=` line in `.env` means "not set"."""
+        return None if isinstance(value, str) and not value.strip() else value
