@@ -1,0 +1,73 @@
+"""End to end over real sockets: `citebot run` in a subprocess against a fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from fake_discord import CHANNEL_ID, FakeDiscord
+
+from index.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+TRADE = "How much was trade between Russia and China last year?"
+
+# The product has no test switch: the test points discord.py's two base URLs at the fake first.
+LAUNCH = """\
+import sys, yarl, discord.http, discord.gateway
+discord.http.Route.BASE = sys.argv[1]
+discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(sys.argv[2])
+from bot.cli import main
+sys.exit(main(["run"]))
+"""
+
+
+@pytest.mark.asyncio
+async def test_citebot_run_answers_a_mention_with_citations(sample_index: Settings, tmp_path):
+    token = f"fake.{secrets.token_hex(16)}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DISCORD_TOKEN": token,
+        "ARTICLES_DIR": str(sample_index.articles_dir),
+        "CHROMA_PATH": str(sample_index.chroma_path),
+        "MODEL_CACHE": str(sample_index.model_cache),
+        "FEEDBACK_DB": str(tmp_path / "feedback.db"),
+        "LOG_LEVEL": "DEBUG",
+    }
+    async with FakeDiscord(token, TRADE) as fake:
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", LAUNCH, fake.api_base, fake.gateway_url,
+            cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        output = asyncio.create_task(bot.communicate())
+        try:
+            # until the answer arrives, or the bot exits early (the assertions then show its logs)
+            answered = asyncio.create_task(fake.answered.wait())
+            await asyncio.wait({answered, output}, timeout=120, return_when="FIRST_COMPLETED")
+            answered.cancel()
+        finally:
+            if bot.returncode is None:
+                bot.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(output, timeout=30)
+
+    logs = (out + err).decode()
+    assert fake.answered.is_set(), logs
+    assert bot.returncode == 0, logs
+    (thread,) = fake.threads
+    assert thread["parent_id"] == str(CHANNEL_ID)
+    (answer,) = [m for m in fake.posted if m["channel_id"] == thread["id"]]
+    assert "$240 billion" in answer["content"] and "[1]" in answer["content"]
+    assert "**Sources**" in answer["content"]
+    assert answer["allowed_mentions"]["parse"] == []
+    buttons = [c["custom_id"] for row in answer["components"] for c in row["components"]]
+    assert buttons == ["citebot:vote:1:up", "citebot:vote:1:down"]
+    assert fake.bad_auth == []
+    assert "synced 4 global slash commands" in logs
+    assert token not in logs

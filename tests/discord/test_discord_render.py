@@ -1,0 +1,122 @@
+"""Answers as Discord messages: limits, sentence-boundary splits, trimmed and escaped quotes."""
+
+from __future__ import annotations
+
+from bot.answer import REFUSAL_TEXT, Answer, Citation
+from bot.discord.render import (
+    MESSAGE_LIMIT,
+    QUOTE_LIMIT,
+    REPHRASE_HINT,
+    render_answer,
+    render_citation,
+    shorten,
+    source_pages,
+    split_text,
+    thread_name,
+)
+from bot.pipeline import ArticleInfo
+
+
+def cite(n: int = 1, **fields) -> Citation:
+    values = {"title": "Trade Record", "quote": "Trade reached $240 billion.", "chunk_id": "c1"}
+    return Citation(number=n, score=0.9, **(values | fields))
+
+
+def test_a_short_answer_is_one_message_with_its_sources():
+    answer = Answer("q", "Trade reached $240 billion [1].", [cite(url="https://news.example/a")])
+
+    (message,) = render_answer(answer)
+
+    assert message == (
+        "Trade reached $240 billion [1].\n\n**Sources**\n"
+        "**[1]** [Trade Record](<https://news.example/a>)\n> Trade reached $240 billion."
+    )
+
+
+def test_a_title_without_a_url_is_plain_and_source_and_date_follow_it():
+    line = render_citation(cite(source="Reuters", date="2024-05-17")).splitlines()[0]
+
+    assert line == "**[1]** Trade Record — Reuters · 2024-05-17"
+
+
+def test_long_text_splits_after_sentences_and_keeps_every_word():
+    text = " ".join(f"Sentence {i} has several words in it, e.g. this one." for i in range(200))
+
+    parts = split_text(text, 500)
+
+    assert all(len(p) <= 500 for p in parts)
+    assert all(p.endswith("this one.") for p in parts)
+    assert " ".join(parts) == text
+
+
+def test_a_sentence_longer_than_a_message_splits_between_words():
+    text = " ".join(["word"] * 1000)
+
+    parts = split_text(text, MESSAGE_LIMIT)
+
+    assert len(parts) == 3
+    assert all(len(p) <= MESSAGE_LIMIT and p.split() == ["word"] * len(p.split()) for p in parts)
+    assert " ".join(parts) == text
+
+
+def test_no_message_of_a_huge_answer_passes_the_limit():
+    citations = [cite(n, quote="Long quote. " * 100, title="T" * 400) for n in range(1, 11)]
+    answer = Answer("q", "An answer sentence [1]. " * 300, citations)
+
+    messages = render_answer(answer)
+
+    assert all(0 < len(m) <= MESSAGE_LIMIT for m in messages)
+    assert sum(m.count("**[") for m in messages) == 10
+
+
+def test_long_quotes_are_trimmed_at_a_word_with_an_ellipsis():
+    quote = "The agreement covers energy, agriculture and transport " * 20
+
+    rendered = render_citation(cite(quote=quote)).split("\n> ")[1]
+
+    assert len(rendered) <= QUOTE_LIMIT
+    assert rendered.endswith("…")
+    assert quote.startswith(rendered[:-1])
+    assert rendered[:-1].split()[-1] in quote.split()
+
+
+def test_shorten_never_cuts_mid_word():
+    assert shorten("alpha beta gamma delta", 13) == "alpha beta…"
+    assert shorten("short", 13) == "short"
+    assert shorten("x" * 20, 10) == "x" * 9 + "…"
+
+
+def test_markdown_in_quotes_and_titles_is_escaped():
+    c = cite(title="A [fake](https://evil.example) *bold* title", quote="**not bold** and `code`")
+
+    rendered = render_citation(c)
+
+    assert "\\*\\*not bold\\*\\*" in rendered and "\\`code\\`" in rendered
+    assert "\\[fake\\]" in rendered and "\\*bold\\*" in rendered
+
+
+def test_a_quote_spanning_lines_stays_inside_the_block_quote():
+    rendered = render_citation(cite(quote="first line\n\nsecond line"))
+
+    assert rendered.endswith("\n> first line second line")
+
+
+def test_a_refusal_suggests_rephrasing_and_lists_no_sources():
+    (message,) = render_answer(Answer("q", REFUSAL_TEXT, refused=True))
+
+    assert message == f"{REFUSAL_TEXT}\n{REPHRASE_HINT}"
+
+
+def test_thread_names_fit_discords_limit():
+    assert thread_name("  ") == "Question"
+    assert len(thread_name("why " * 60)) <= 100
+
+
+def test_sources_are_paged_ten_to_a_page():
+    articles = [ArticleInfo(f"Article {i}", "", "Wire", 1) for i in range(23)]
+
+    pages = source_pages(articles)
+
+    assert len(pages) == 3
+    assert pages[0].startswith("**23 indexed articles**")
+    assert "23. Article 22 — Wire · 1 passage" in pages[2]
