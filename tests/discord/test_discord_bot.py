@@ -154,7 +154,9 @@ async def test_a_long_answer_is_split_at_sentence_boundaries(simcord_env, world,
 async def test_everyone_in_a_question_or_an_article_pings_nobody(simcord_env, world, pipeline):
     role = world.guild.create_role("Editors", mentionable=True)
     loud = f"@everyone @here {world.bob.mention} {role.mention}"
-    pipeline.rewrite = lambda a: with_quote(a, f"Trade hit $240 billion, {loud} said.")
+    # whatever the noisy question retrieves, the answer cites an article that holds the pings
+    cited = with_quote(pipeline.real.ask(TRADE), f"Trade hit $240 billion, {loud} said.")
+    pipeline.rewrite = lambda a: replace(cited, question=a.question)
 
     await world.alice.slash(world.general, "ask", question=f"{loud} {TRADE}")
     await world.alice.send(world.general, f"{simcord_env.bot.user.mention} {loud} {TRADE}")
