@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import discord
@@ -25,6 +26,10 @@ from index.errors import CitebotError, ConfigError
 from index.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Threads answering at once. Extractive answers are CPU-bound (more threads than cores only
+# add contention); an LLM answerer mostly waits on the network and is served by the same count.
+ANSWER_WORKERS = 4
 
 APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again shortly."
 TOKEN_HELP = (
@@ -74,6 +79,11 @@ class Citebot(commands.Bot):
         self.pipeline = pipeline
         self.feedback = feedback
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+        # Model work gets its own threads, and the SQLite log one more, so that logging an
+        # answer or a vote never queues behind a crowd of questions (nor does aiohttp's DNS,
+        # which uses the loop's default executor).
+        self.answer_pool = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="citebot-answer")
+        self.log_pool = ThreadPoolExecutor(1, thread_name_prefix="citebot-log")
         self.tree.on_error = self._on_app_command_error
 
     async def setup_hook(self) -> None:
@@ -96,6 +106,11 @@ class Citebot(commands.Bot):
         else:
             synced = await self.tree.sync()
             log.info("synced %d global slash commands", len(synced))
+
+    async def close(self) -> None:
+        await super().close()
+        self.answer_pool.shutdown(wait=False, cancel_futures=True)
+        self.log_pool.shutdown(wait=False, cancel_futures=True)
 
     async def on_ready(self) -> None:
         log.info("logged in as %s (id %s) in %d servers", self.user, self.user.id, len(self.guilds))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -15,6 +14,7 @@ from discord.ext import commands
 from discord.utils import escape_markdown
 
 from bot.answer import Answer
+from bot.discord.offload import in_thread
 from bot.discord.render import NO_PINGS, render_answer, shorten, thread_name
 from bot.discord.views import vote_view
 from bot.errors import BadQuestionError
@@ -122,20 +122,21 @@ class AskCog(commands.Cog):
             await self._deliver(partial(thread.send, allowed_mentions=NO_PINGS), answer, thread.id)
 
     async def _answer(self, question: str, thread_id: int | None) -> Answer:
-        """The pipeline's answer, with the thread's earlier turns; run in a worker thread."""
+        """The pipeline's answer, with the thread's earlier turns; run in an answer thread."""
 
         def work() -> Answer:
             feedback = self.bot.feedback
             history = feedback.thread_history(thread_id, HISTORY_TURNS) if thread_id else []
             return self.bot.pipeline.ask(question, history)
 
-        return await asyncio.to_thread(work)
+        return await in_thread(self.bot.answer_pool, work)
 
     async def _deliver(
         self, send: Callable[..., Awaitable[Any]], answer: Answer, thread_id: int | None
     ) -> None:
         """Log the answer, then send its messages; the last one carries the vote buttons."""
-        answer_id = await asyncio.to_thread(self.bot.feedback.record_answer, answer, thread_id)
+        feedback = self.bot.feedback
+        answer_id = await in_thread(self.bot.log_pool, feedback.record_answer, answer, thread_id)
         parts = render_answer(answer)
         for i, part in enumerate(parts):
             if i == len(parts) - 1:

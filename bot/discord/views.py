@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 from typing import TYPE_CHECKING
 
 import discord
 
+from bot.discord.offload import in_thread
 from bot.discord.render import NO_PINGS
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ class VoteButton(
     async def _record(self, interaction: discord.Interaction[Citebot]) -> None:
         feedback = interaction.client.feedback
         user = interaction.user.id
-        previous = await asyncio.to_thread(feedback.vote, self.answer_id, user, self.value)
+        bot = interaction.client
+        previous = await in_thread(bot.log_pool, feedback.vote, self.answer_id, user, self.value)
         emoji = VOTES[self.vote][1]
         if previous == self.value:
             text = f"You already voted {emoji} on this answer."
