@@ -46,6 +46,7 @@ class ParseResult:
 
     articles: list[Article] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    incomplete: set[str] = field(default_factory=set)  # sources skipped in whole or in part
 
 
 def article_id(source: str, key: str) -> str:
@@ -171,7 +172,44 @@ def _clean_markdown(text: str) -> str:
 
 
 _HTML_DROP = ("script", "style", "nav", "header", "footer", "aside", "form", "noscript", "svg")
-_HTML_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td")
+# Elements that start a paragraph of their own; every other tag is inline and adds no spaces.
+_HTML_BLOCKS = {
+    "address", "article", "blockquote", "dd", "div", "dl", "dt", "figcaption", "figure", "h1", "h2",
+    "h3", "h4", "h5", "h6", "hr", "li", "main", "ol", "p", "pre", "section", "table", "td", "th",
+    "tr", "ul",
+}  # fmt: skip
+_SPACES = re.compile(r"\s+")
+
+
+def _html_text(root) -> str:
+    """Readable text of an element: a paragraph per block, inline markup joined as written.
+
+    `get_text(" ")` would put a space at every tag ("council , which") and reading only `<p>`s
+    loses text that sits directly in a `<div>`, so the tree is walked instead.
+    """
+    from bs4 import NavigableString, Tag
+
+    end = object()
+    parts: list[str] = []
+    stack: list = [root]  # explicit stack: deeply nested pages must not hit the recursion limit
+    while stack:
+        node = stack.pop()
+        if node is end:
+            parts.append("\n\n")
+        elif isinstance(node, Tag):
+            if node.name in ("head", "title", "template"):  # when there is no <body> to read
+                continue
+            if node.name == "br":
+                parts.append("\n")
+                continue
+            if node.name in _HTML_BLOCKS:
+                parts.append("\n\n")
+                stack.append(end)
+            stack.extend(reversed(node.contents))
+        elif type(node) is NavigableString:  # not comments, doctype or CDATA
+            parts.append(_SPACES.sub(" ", node))
+    lines = (line.strip() for line in "".join(parts).split("\n"))
+    return _normalise("\n".join(lines))
 
 
 def parse_html(text: str, source: str) -> list[Article]:
@@ -186,13 +224,11 @@ def parse_html(text: str, source: str) -> list[Article]:
     title_tag = soup.find("title")
     title = ""
     if h1 and h1.get_text(strip=True):
-        title = h1.get_text(" ", strip=True)
+        title = " ".join(_html_text(h1).split())
         h1.decompose()
     elif title_tag:
         title = title_tag.get_text(" ", strip=True)
-    blocks = [el.get_text(" ", strip=True) for el in root.find_all(_HTML_BLOCKS)]
-    body = "\n\n".join(b for b in blocks if b) or root.get_text("\n", strip=True)
-    body = _normalise(re.sub(r"[ \t]+", " ", body))
+    body = _html_text(root)
     if not body:
         raise BadFileError("no readable text in the HTML")
     meta = {
@@ -288,17 +324,20 @@ def load_articles(roots: Iterable[Path]) -> ParseResult:
     """Parse every file under the roots; bad files are listed in `skipped`, never fatal."""
     result = ParseResult()
     for path, source in iter_files(roots):
+        before = len(result.skipped)
+        found: list[Article] = []
         try:
             found = parse_file(path, source, result.skipped)
         except BadFileError as exc:
             log.warning("skipped %s: %s", source, exc)
             result.skipped.append({"file": source, "reason": str(exc)})
-            continue
         except OSError as exc:
             log.warning("skipped %s: %s", source, exc)
             result.skipped.append({"file": source, "reason": f"unreadable: {exc.strerror}"})
-            continue
-        if not found:
-            result.skipped.append({"file": source, "reason": "no articles found"})
+        else:
+            if not found:
+                result.skipped.append({"file": source, "reason": "no articles found"})
+        if len(result.skipped) > before:
+            result.incomplete.add(source)
         result.articles.extend(found)
     return result

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from index.articles import load_articles
+from index.articles import ParseResult, load_articles
 from index.chunking import Chunk, chunk_article
 from index.embeddings import Embedder
 from index.errors import CitebotError
@@ -108,6 +108,29 @@ def _reusable_sources(client, settings: Settings, signature: dict, full: bool) -
     return sources
 
 
+def _kept_from_unreadable(live_meta: dict[str, dict], parsed: ParseResult) -> list[str]:
+    """Live chunks of articles that files not read in full no longer yield: they stay.
+
+    A file that turned unreadable (saved in another encoding, truncated to nothing) or a JSON
+    line that broke must not take its articles out of the index; deleting the file does.
+    """
+    if not parsed.incomplete:
+        return []
+    now = {a.id for a in parsed.articles}
+    kept = [
+        cid
+        for cid, meta in live_meta.items()
+        if meta.get("source") in parsed.incomplete and meta.get("article_id") not in now
+    ]
+    if kept:
+        log.warning(
+            "kept %d chunks of articles in files that could not be read: %s",
+            len(kept),
+            ", ".join(sorted({live_meta[cid]["source"] for cid in kept})),
+        )
+    return kept
+
+
 def build_index(
     settings: Settings,
     embedder: Embedder,
@@ -128,7 +151,6 @@ def build_index(
                 + "; the live index is unchanged"
             )
         chunks = chunk_all(parsed.articles, embedder, settings)
-        report.chunks = len(chunks)
         client = make_client(settings)
         signature = index_signature(settings, embedder)
         pointer = read_pointer(client, settings.collection)
@@ -136,16 +158,31 @@ def build_index(
         wanted = {c.id: c for c in chunks}
 
         reuse = _reusable_sources(client, settings, signature, full)
-        have: dict[str, Any] = {}  # chunk id -> collection that holds its vector
+        live = next((col for col in reuse if col.name == live_name), None)
+        live_meta: dict[str, dict[str, Any]] = {}
+        if live is not None:
+            for page in iter_records(live, ["metadatas"]):
+                live_meta.update(zip(page["ids"], page["metadatas"], strict=True))
+        kept = _kept_from_unreadable(live_meta, parsed)
+        have: dict[str, Any] = dict.fromkeys(live_meta, live)  # chunk id -> holder of its vector
         for col in reuse:
-            for page in iter_records(col, include=[]):
-                for cid in page["ids"]:
-                    have.setdefault(cid, col)
-        live_ids = {i for i, col in have.items() if col.name == live_name} if live_name else set()
-        report.unchanged = sum(1 for cid in wanted if cid in live_ids)
-        report.removed = len(live_ids - wanted.keys()) if not full else 0
-        if not full and live_name and live_ids == wanted.keys():
+            if col is not live:
+                for page in iter_records(col, include=[]):
+                    for cid in page["ids"]:
+                        have.setdefault(cid, col)
+        report.chunks = len(wanted) + len(kept)
+        report.articles += len({live_meta[cid]["article_id"] for cid in kept})
+        report.unchanged = sum(1 for cid in wanted if cid in live_meta) + len(kept)
+        report.removed = len(live_meta) - report.unchanged
+        # same chunks and same provenance (a date or an offset may change with the same text)
+        if (
+            live is not None
+            and live_meta.keys() == wanted.keys() | set(kept)
+            and all(live_meta[cid] == c.metadata() for cid, c in wanted.items())
+        ):
             report.collection = live_name
+            # an interrupted build of a change since undone leaves a generation behind
+            _drop_old(client, settings.collection, keep={live_name, pointer.get("previous")})
             report.seconds = round(time.perf_counter() - t0, 3)
             log.info("index is up to date (%d chunks)", report.chunks)
             return report
@@ -160,6 +197,14 @@ def build_index(
         for src in reuse:
             for page in iter_records(src, ["embeddings"], ids=by_source.get(src.name, [])):
                 _write(col, [wanted[i] for i in page["ids"]], np.asarray(page["embeddings"]))
+        if kept:
+            for page in iter_records(live, ["embeddings", "documents", "metadatas"], ids=kept):
+                col.upsert(
+                    ids=page["ids"],
+                    embeddings=np.asarray(page["embeddings"]),
+                    documents=page["documents"],
+                    metadatas=page["metadatas"],
+                )
         todo = [c for c in chunks if c.id not in have]
         report.embedded = len(todo)
         if progress:
@@ -170,9 +215,9 @@ def build_index(
             _write(col, part, embedder.embed([c.embed_text for c in part]))
             if progress:
                 progress(min(i + batch, len(todo)), len(todo))
-        if col.count() != len(wanted):
+        if col.count() != report.chunks:
             raise CitebotError(
-                f"the new index holds {col.count()} chunks, expected {len(wanted)}; "
+                f"the new index holds {col.count()} chunks, expected {report.chunks}; "
                 "the live index is unchanged"
             )
         col.modify(metadata={**signature, "status": "complete", "articles": report.articles})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from index.articles import Article
 from index.sentences import sentence_spans
@@ -32,11 +34,12 @@ class Chunk:
     url: str
     date: str
     title_derived: bool
+    heading: str = ""  # the title as embedded, when a very long one had to be shortened
 
     @property
     def embed_text(self) -> str:
         """What is embedded: the title gives a passage the context its own words may lack."""
-        return f"{self.title}\n{self.text}"
+        return f"{self.heading or self.title}\n{self.text}"
 
     def metadata(self) -> dict[str, str | int | bool]:
         """Flat provenance metadata, always present (Chroma stores no None)."""
@@ -59,25 +62,63 @@ def chunk_id(article_id: str, title: str, text: str, occurrence: int = 0) -> str
     return h[:24]
 
 
-def _word_windows(text: str, start: int, end: int, budget: int, count: TokenCounter):
-    """Split one over-long sentence into word runs of at most `budget` tokens."""
-    words: list[tuple[int, int]] = []
-    i = start
-    for part in text[start:end].split():
-        s = text.index(part, i)
-        words.append((s, s + len(part)))
-        i = s + len(part)
+class _Unit(NamedTuple):
+    """A run of the article that is never split: a sentence, or part of an over-long one."""
+
+    start: int
+    end: int
+    tokens: int
+    solo: bool = False  # a piece of one over-long word: a chunk of its own
+
+
+def _fit(text: str, start: int, end: int, budget: int, count: TokenCounter) -> int:
+    """The furthest cut in `text[start:end]` whose prefix fits in `budget` tokens (>= 1 char)."""
+    lo, hi = start + 1, end
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count([text[start:mid]])[0] <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _word_windows(text: str, start: int, end: int, budget: int, count: TokenCounter) -> list[_Unit]:
+    """Split one over-long sentence into runs of whole words of at most `budget` tokens.
+
+    A single word over the budget (Chinese has no spaces; a scraped line of "=====" is a token
+    per character) is cut into pieces that each make a chunk of their own: the word pieces of
+    parts of a word need not add up to those of the parts joined again.
+    """
+    words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
     counts = count([text[s:e] for s, e in words])
-    out, cur, used = [], [], 0
+    out: list[_Unit] = []
+    cur: list[tuple[int, int]] = []
+    used = 0
     for (s, e), n in zip(words, counts, strict=True):
-        if cur and used + n > budget:
-            out.append((cur[0][0], cur[-1][1], used))
+        if cur and (n > budget or used + n > budget):
+            out.append(_Unit(cur[0][0], cur[-1][1], used))
             cur, used = [], 0
-        cur.append((s, e))
-        used += n
+        if n <= budget:
+            cur.append((s, e))
+            used += n
+            continue
+        while s < e:
+            cut = _fit(text, s, e, budget, count)
+            out.append(_Unit(s, cut, count([text[s:cut]])[0], solo=True))
+            s = cut
     if cur:
-        out.append((cur[0][0], cur[-1][1], used))
+        out.append(_Unit(cur[0][0], cur[-1][1], used))
     return out
+
+
+def _heading(title: str, count: TokenCounter) -> str:
+    """The title as embedded: whole, or cut at a word to `MAX_TITLE_TOKENS` when longer."""
+    if count([title])[0] <= MAX_TITLE_TOKENS:
+        return title
+    cut = _fit(title, 0, len(title), MAX_TITLE_TOKENS, count)
+    space = title.rfind(" ", 0, cut + 1)
+    return title[: space if space > 0 else cut].rstrip()
 
 
 def chunk_article(
@@ -89,28 +130,31 @@ def chunk_article(
     straddles a boundary is whole in at least one chunk.
     """
     title = article.title
-    title_tokens = min(count([title])[0], MAX_TITLE_TOKENS) + 1  # +1 for the newline
+    heading = _heading(title, count)
+    title_tokens = count([heading])[0] + 1  # +1 for the newline
     budget = max(16, min(max_tokens, MODEL_WINDOW - SPECIAL_TOKENS - title_tokens))
     overlap_tokens = min(overlap_tokens, budget // 2)
     text = article.text
     spans = sentence_spans(text)
     counts = count([text[s:e] for s, e in spans]) if spans else []
-    units: list[tuple[int, int, int]] = []
+    units: list[_Unit] = []
     for (s, e), n in zip(spans, counts, strict=True):
         if n > budget:
             units.extend(_word_windows(text, s, e, budget, count))
         else:
-            units.append((s, e, n))
+            units.append(_Unit(s, e, n))
 
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     i = 0
     while i < len(units):
         j, used = i, 0
-        while j < len(units) and (j == i or used + units[j][2] <= budget):
-            used += units[j][2]
+        while j < len(units) and (
+            j == i or (used + units[j].tokens <= budget and not (units[i].solo or units[j].solo))
+        ):
+            used += units[j].tokens
             j += 1
-        start, end = units[i][0], units[j - 1][1]
+        start, end = units[i].start, units[j - 1].end
         body = text[start:end]
         occ = seen.get(body, 0)
         seen[body] = occ + 1
@@ -127,14 +171,15 @@ def chunk_article(
                 url=article.url,
                 date=article.date,
                 title_derived=article.title_derived,
+                heading="" if heading == title else heading,
             )
         )
         if j >= len(units):
             break
         # step back over trailing sentences that fit in the overlap, but always move forward
         k, back = j, 0
-        while k - 1 > i and back + units[k - 1][2] <= overlap_tokens:
-            back += units[k - 1][2]
+        while k - 1 > i and not units[j].solo and back + units[k - 1].tokens <= overlap_tokens:
+            back += units[k - 1].tokens
             k -= 1
         i = k
     return chunks

@@ -1,0 +1,300 @@
+"""Reading article files: the user's format, .md, .html, .jsonl, and files that can't be read."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.articles import load_articles
+
+DATA = Path(__file__).resolve().parent / "data"
+FORMATS = DATA / "formats"
+SAMPLE_TITLE = "Vladimir Putin Celebrates Record Trade Between Russia and China"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    path = tmp_path / "articles"
+    path.mkdir()
+    return path
+
+
+def one_file(folder: Path, name: str) -> Path:
+    """A single fixture file of tests/data/formats, copied into the folder."""
+    return Path(shutil.copy(FORMATS / name, folder / name))
+
+
+def test_sample_parses_into_two_articles(sample_articles: Path) -> None:
+    result = load_articles([sample_articles])
+
+    assert len(result.articles) == 2
+    assert result.skipped == []
+
+
+def test_sample_first_article_keeps_its_title_once(sample_articles: Path) -> None:
+    first = load_articles([sample_articles]).articles[0]
+
+    assert first.title == SAMPLE_TITLE
+    assert not first.title_derived
+    # the title line is repeated three times in the file: none of them is body text
+    assert SAMPLE_TITLE not in first.text
+    assert first.text.startswith("According to the Russian president, trade exchanges")
+
+
+def test_sample_untitled_article_gets_a_derived_title_marked_derived(
+    sample_articles: Path,
+) -> None:
+    second = load_articles([sample_articles]).articles[1]
+
+    assert second.title_derived
+    assert second.title.startswith("Russian President Vladimir Putin and Chinese leader Xi")
+    assert second.text.startswith("Russian President Vladimir Putin and Chinese leader Xi")
+    assert len(second.title.split()) <= 12
+
+
+def test_articles_keep_their_file_and_position(sample_articles: Path) -> None:
+    articles = load_articles([sample_articles]).articles
+
+    assert [(a.source, a.position) for a in articles] == [
+        ("articles-sample.txt", 0),
+        ("articles-sample.txt", 1),
+    ]
+
+
+def test_article_ids_are_stable_and_distinct(sample_articles: Path) -> None:
+    first = [a.id for a in load_articles([sample_articles]).articles]
+    again = [a.id for a in load_articles([sample_articles]).articles]
+
+    assert first == again
+    assert len(set(first)) == 2
+
+
+def test_article_id_survives_an_edit_of_its_body(sample_articles: Path) -> None:
+    path = sample_articles / "articles-sample.txt"
+    before = load_articles([sample_articles]).articles
+    path.write_text(path.read_text().replace("$200 billion", "$240 billion"))
+
+    after = load_articles([sample_articles]).articles
+
+    assert [a.id for a in after] == [a.id for a in before]
+    assert "$240 billion" in after[0].text
+
+
+def test_markdown_heading_is_the_title_and_markup_is_dropped(folder: Path) -> None:
+    one_file(folder, "harbour.md")
+
+    first = load_articles([folder]).articles[0]
+
+    assert first.title == "Harbour Authority Approves Night Ferry Service"
+    assert not first.title_derived
+    assert "Reported by the Coastal Courier newsroom." in first.text
+    assert "Ferry operators said the first night crossings" in first.text
+    for markup in ("courier.example", "terminal-dusk.jpg", "![", "**", "# "):
+        assert markup not in first.text
+
+
+def test_markdown_articles_separated_by_a_rule_are_separate(folder: Path) -> None:
+    one_file(folder, "harbour.md")
+
+    articles = load_articles([folder]).articles
+
+    assert [a.title for a in articles] == [
+        "Harbour Authority Approves Night Ferry Service",
+        "Fishing Quotas Cut for Second Year",
+    ]
+    assert "herring quota" not in articles[0].text
+    assert articles[1].text.startswith("Regional fisheries ministers agreed on Friday")
+
+
+def test_html_keeps_the_readable_article_text(folder: Path) -> None:
+    one_file(folder, "library.html")
+
+    (article,) = load_articles([folder]).articles
+
+    assert article.title == "City Library Extends Opening Hours"
+    assert article.text.startswith("The central library will stay open until 10 p.m.")
+    assert "“A library that closes at six is a library for people who do not work,”" in (
+        article.text
+    )
+
+
+@pytest.mark.parametrize(
+    "chrome",
+    [
+        "trackingId",  # <script> in <head>
+        "renderAdSlot",  # <script> inside the article
+        "crimson",  # <style>
+        "Subscribe now",  # <nav>
+        "morning briefing",  # <header>
+        "Most read",  # <aside>
+        "All rights reserved",  # <footer>
+    ],
+)
+def test_html_drops_scripts_styles_and_navigation(folder: Path, chrome: str) -> None:
+    one_file(folder, "library.html")
+
+    (article,) = load_articles([folder]).articles
+
+    assert chrome not in article.text
+
+
+def test_html_url_and_date_come_from_the_page_metadata(folder: Path) -> None:
+    one_file(folder, "library.html")
+
+    (article,) = load_articles([folder]).articles
+
+    assert article.url == "https://ledger.example/2024/05/library-hours"
+    assert article.date == "2024-05-16T08:00:00Z"
+
+
+def test_html_inline_markup_leaves_no_stray_spaces(folder: Path) -> None:
+    (folder / "council.html").write_text(
+        "<html><body><article><h1>Council Vote</h1>"
+        '<p>The <a href="/council">council</a>, which met on <b>Thursday</b>, agreed.</p>'
+        "</article></body></html>"
+    )
+
+    (article,) = load_articles([folder]).articles
+
+    assert article.text == "The council, which met on Thursday, agreed."
+
+
+def test_html_nested_blocks_are_read_once(folder: Path) -> None:
+    (folder / "quote.html").write_text(
+        "<html><body><article><h1>Quoted</h1><p>The mayor spoke.</p>"
+        "<blockquote><p>We will rebuild the bridge.</p></blockquote>"
+        "<ul><li><p>First point.</p></li></ul></article></body></html>"
+    )
+
+    (article,) = load_articles([folder]).articles
+
+    assert article.text.count("We will rebuild the bridge.") == 1
+    assert article.text.count("First point.") == 1
+
+
+def test_html_text_outside_paragraphs_is_kept(folder: Path) -> None:
+    (folder / "story.html").write_text(
+        "<html><body><article><h1>Storm Warning</h1>"
+        "<p class='dek'>Forecasters expect gusts of 120 km/h.</p>"
+        "<div class='story'>Schools will close on Friday.<br>Ferries are cancelled.</div>"
+        "</article></body></html>"
+    )
+
+    (article,) = load_articles([folder]).articles
+
+    assert "Schools will close on Friday." in article.text
+    assert "Ferries are cancelled." in article.text
+
+
+def test_jsonl_reads_title_text_url_and_published(folder: Path) -> None:
+    one_file(folder, "wire.jsonl")
+
+    articles = load_articles([folder]).articles
+
+    assert [(a.title, a.url, a.date) for a in articles] == [
+        ("Rail Union Announces Weekend Strike", "https://wire.example/rail-strike", "2024-03-11"),
+        ("Glacier Retreat Measured at Record Pace", "https://wire.example/glacier", "2024-09-02"),
+        ("Startup Unveils Solar Powered Delivery Drone", "", ""),
+    ]
+    assert articles[0].text.startswith("The national rail union said on Monday")
+    assert "one train in five" in articles[0].text
+
+
+def test_every_format_in_one_folder_is_read(folder: Path) -> None:
+    for name in ("harbour.md", "library.html", "wire.jsonl"):
+        one_file(folder, name)
+
+    result = load_articles([folder])
+
+    assert sorted({a.source for a in result.articles}) == [
+        "harbour.md",
+        "library.html",
+        "wire.jsonl",
+    ]
+    assert len(result.articles) == 6
+    assert result.skipped == []
+
+
+def test_binary_file_is_skipped_with_its_reason(folder: Path) -> None:
+    one_file(folder, "wire.jsonl")
+    (folder / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+
+    result = load_articles([folder])
+
+    assert result.skipped == [{"file": "photo.txt", "reason": "binary file (NUL bytes)"}]
+    assert len(result.articles) == 3
+
+
+def test_undecodable_file_is_skipped_with_its_reason(folder: Path) -> None:
+    one_file(folder, "wire.jsonl")
+    (folder / "legacy.txt").write_bytes(
+        "Café prices rise\n\nThe café raised prices.".encode("cp1252")
+    )
+
+    result = load_articles([folder])
+
+    assert len(result.skipped) == 1
+    assert result.skipped[0]["file"] == "legacy.txt"
+    assert "not UTF-8" in result.skipped[0]["reason"]
+    assert len(result.articles) == 3
+
+
+def test_empty_file_is_skipped_with_its_reason(folder: Path) -> None:
+    one_file(folder, "wire.jsonl")
+    (folder / "draft.md").write_text("  \n\n \t\n")
+
+    result = load_articles([folder])
+
+    assert result.skipped == [{"file": "draft.md", "reason": "empty file"}]
+    assert len(result.articles) == 3
+
+
+def test_unknown_extension_is_skipped_with_its_reason(folder: Path) -> None:
+    one_file(folder, "wire.jsonl")
+    (folder / "report.pdf").write_text("Quarterly report\n\nSales rose.")
+
+    result = load_articles([folder])
+
+    assert result.skipped == [{"file": "report.pdf", "reason": "unsupported file type .pdf"}]
+    assert len(result.articles) == 3
+
+
+def test_malformed_json_lines_are_skipped_and_the_rest_is_read(folder: Path) -> None:
+    good = (FORMATS / "wire.jsonl").read_text().splitlines()
+    lines = [good[0], '{"title": "Broken", "text": "no closing brace"', good[1], "[1, 2]", good[2]]
+    (folder / "wire.jsonl").write_text("\n".join(lines) + "\n")
+
+    result = load_articles([folder])
+
+    assert [a.title for a in result.articles] == [
+        "Rail Union Announces Weekend Strike",
+        "Glacier Retreat Measured at Record Pace",
+        "Startup Unveils Solar Powered Delivery Drone",
+    ]
+    assert [s["file"] for s in result.skipped] == ["wire.jsonl:2", "wire.jsonl:4"]
+    assert result.skipped[0]["reason"].startswith("malformed JSON")
+    assert result.skipped[1]["reason"] == "line is not a JSON object"
+
+
+def test_json_line_without_text_is_skipped(folder: Path) -> None:
+    (folder / "wire.jsonl").write_text(
+        '{"title": "Headline only", "url": "https://wire.example/x"}\n'
+        '{"title": "Complete", "text": "A full story."}\n'
+    )
+
+    result = load_articles([folder])
+
+    assert [a.title for a in result.articles] == ["Complete"]
+    assert result.skipped == [{"file": "wire.jsonl:1", "reason": "missing or empty 'text'"}]
+
+
+def test_hidden_files_are_ignored(folder: Path) -> None:
+    one_file(folder, "wire.jsonl")
+    (folder / ".wire.jsonl.swp").write_bytes(b"\x00\x01vim swap")
+
+    result = load_articles([folder])
+
+    assert result.skipped == []
+    assert len(result.articles) == 3

@@ -1,0 +1,545 @@
+"""The incremental build on the real model and a real Chroma in tmp_path."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from index.articles import load_articles
+from index.build import build_index, chunk_all
+from index.errors import CitebotError
+from index.sentences import split_sentences
+from index.settings import Settings
+from index.store import list_generations, make_client, open_index, read_pointer
+from tests.conftest import make_settings
+
+FORMATS = Path(__file__).resolve().parent / "data" / "formats"
+TRADE_QUESTION = "How large is the yearly trade between Russia and China?"
+
+
+class Spy:
+    """The real embedder, recording every text it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name, self.dim = inner.name, inner.dim
+        self.texts: list[str] = []
+
+    def embed(self, texts):
+        self.texts.extend(texts)
+        return self.inner.embed(texts)
+
+    def count_tokens(self, texts):
+        return self.inner.count_tokens(texts)
+
+
+class Crashing(Spy):
+    """The real embedder, failing on its n-th call: a build that dies halfway."""
+
+    def __init__(self, inner, on_call: int) -> None:
+        super().__init__(inner)
+        self.on_call, self.calls = on_call, 0
+
+    def embed(self, texts):
+        self.calls += 1
+        if self.calls == self.on_call:
+            raise RuntimeError("embedding worker crashed")
+        return super().embed(texts)
+
+
+def expected_chunks(settings: Settings, embedder) -> dict:
+    """The chunks the article folder should produce, by id, chunked independently of a build."""
+    articles = load_articles([settings.articles_dir]).articles
+    return {c.id: c for c in chunk_all(articles, embedder, settings)}
+
+
+def stored(settings: Settings) -> dict:
+    """Every passage of the live index, by id."""
+    return {p.id: p for p in open_index(settings).passages()}
+
+
+def answers(settings: Settings, embedder, question: str = TRADE_QUESTION) -> list[str]:
+    """The ids of the passages the live index returns first for a question."""
+    reader = open_index(settings)
+    return [p.id for p, _ in reader.dense_search(embedder.embed([question])[0], 3)]
+
+
+def snapshot(settings: Settings, embedder) -> tuple:
+    """What a reader sees: the live generation, its passages and its answer to a question."""
+    reader = open_index(settings)
+    return reader.generation, sorted(stored(settings)), answers(settings, embedder)
+
+
+def write_wire(folder: Path, n: int, seed: int = 3) -> None:
+    """A .jsonl of `n` articles made of the sample's sentences in another order."""
+    sample = load_articles([folder]).articles
+    sentences = [s for a in sample for s in split_sentences(a.text)]
+    rng = random.Random(seed)
+    with open(folder / "wire.jsonl", "w") as fh:
+        for i in range(n):
+            body = " ".join(rng.sample(sentences, 12))
+            fh.write(json.dumps({"title": f"Trade digest number {i}", "text": body}) + "\n")
+
+
+@pytest.fixture
+def small_chunks(tmp_path: Path, model_cache: Path) -> Settings:
+    """Settings whose builds embed in several batches (64 chunks each) of small chunks."""
+    settings = make_settings(tmp_path, model_cache, CHUNK_TOKENS=32, EMBEDDING_BATCH_SIZE=1)
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "data" / "articles", tmp_path / "articles"
+    )
+    return settings
+
+
+# ---- a first build and what it stores ----------------------------------------------------
+
+
+def test_first_build_embeds_every_chunk(settings, sample_articles, embedder) -> None:
+    spy = Spy(embedder)
+
+    report = build_index(settings, spy)
+
+    chunks = expected_chunks(settings, embedder)
+    assert (report.articles, report.chunks, report.embedded) == (2, len(chunks), len(chunks))
+    assert (report.unchanged, report.removed, report.skipped_files) == (0, 0, [])
+    assert report.switched
+    assert sorted(spy.texts) == sorted(c.embed_text for c in chunks.values())
+    assert sorted(stored(settings)) == sorted(chunks)
+
+
+def test_stored_passages_are_verbatim_article_text(settings, sample_articles, embedder) -> None:
+    build_index(settings, embedder)
+    articles = {a.id: a for a in load_articles([settings.articles_dir]).articles}
+
+    for passage in stored(settings).values():
+        meta = passage.metadata
+        assert passage.text == articles[meta["article_id"]].text[meta["start"] : meta["end"]]
+
+
+def test_stored_passages_carry_flat_provenance(settings, sample_articles, embedder) -> None:
+    build_index(settings, embedder)
+
+    for passage in stored(settings).values():
+        assert set(passage.metadata) == {
+            "article_id",
+            "title",
+            "source",
+            "url",
+            "date",
+            "chunk_index",
+            "start",
+            "end",
+            "title_derived",
+        }
+        assert passage.metadata["source"] == "articles-sample.txt"
+
+
+def test_dense_search_finds_the_passage_that_answers(settings, sample_articles, embedder) -> None:
+    build_index(settings, embedder)
+
+    best = stored(settings)[answers(settings, embedder)[0]]
+
+    assert "$200 billion per year" in best.text
+
+
+# ---- incremental builds ------------------------------------------------------------------
+
+
+def test_second_build_embeds_nothing(settings, sample_articles, embedder) -> None:
+    first = build_index(settings, embedder)
+    spy = Spy(embedder)
+
+    report = build_index(settings, spy)
+
+    assert spy.texts == []
+    assert (report.embedded, report.unchanged, report.removed) == (0, first.chunks, 0)
+    assert not report.switched
+    assert report.collection == first.collection
+
+
+def test_edited_article_reembeds_only_its_changed_chunks(
+    settings, sample_articles, embedder
+) -> None:
+    build_index(settings, embedder)
+    before = expected_chunks(settings, embedder)
+    path = sample_articles / "articles-sample.txt"
+    path.write_text(path.read_text().replace("peace plan in 2023", "peace plan in February 2023"))
+    after = expected_chunks(settings, embedder)
+    new = [after[i] for i in after.keys() - before.keys()]
+    spy = Spy(embedder)
+
+    report = build_index(settings, spy)
+
+    assert 1 <= len(new) < len(after)
+    assert {c.article_id for c in new} == {load_articles([sample_articles]).articles[1].id}
+    assert sorted(spy.texts) == sorted(c.embed_text for c in new)
+    assert (report.embedded, report.unchanged) == (len(new), len(after) - len(new))
+    assert report.removed == len(before.keys() - after.keys())
+    assert sorted(stored(settings)) == sorted(after)
+    assert any("February 2023" in p.text for p in stored(settings).values())
+
+
+def test_deleted_article_is_pruned(settings, sample_articles, embedder) -> None:
+    build_index(settings, embedder)
+    path = sample_articles / "articles-sample.txt"
+    gone = load_articles([sample_articles]).articles[1]
+    path.write_text(path.read_text().split("+++++")[0])
+    spy = Spy(embedder)
+
+    report = build_index(settings, spy)
+
+    assert spy.texts == []
+    assert report.removed >= 1
+    assert report.articles == 1
+    assert gone.id not in {p.metadata["article_id"] for p in stored(settings).values()}
+    assert sorted(stored(settings)) == sorted(expected_chunks(settings, embedder))
+
+
+def test_deleted_file_is_pruned(settings, sample_articles, embedder) -> None:
+    shutil.copy(FORMATS / "library.html", sample_articles)
+    build_index(settings, embedder)
+    (sample_articles / "library.html").unlink()
+
+    report = build_index(settings, embedder)
+
+    assert report.removed >= 1
+    assert {p.metadata["source"] for p in stored(settings).values()} == {"articles-sample.txt"}
+
+
+def test_new_file_embeds_only_its_own_chunks(settings, sample_articles, embedder) -> None:
+    build_index(settings, embedder)
+    shutil.copy(FORMATS / "wire.jsonl", sample_articles)
+    spy = Spy(embedder)
+
+    report = build_index(settings, spy)
+
+    wire = [c for c in expected_chunks(settings, embedder).values() if c.source == "wire.jsonl"]
+    assert sorted(spy.texts) == sorted(c.embed_text for c in wire)
+    assert (report.articles, report.embedded, report.removed) == (5, len(wire), 0)
+
+
+def test_changed_date_updates_the_index_without_embedding(
+    settings, sample_articles, embedder
+) -> None:
+    shutil.copy(FORMATS / "wire.jsonl", sample_articles)
+    first = build_index(settings, embedder)
+    wire = sample_articles / "wire.jsonl"
+    wire.write_text(wire.read_text().replace('"2024-09-02"', '"2024-09-03"'))
+    spy = Spy(embedder)
+
+    report = build_index(settings, spy)
+
+    assert spy.texts == []
+    assert (report.embedded, report.unchanged, report.removed) == (0, first.chunks, 0)
+    assert report.switched
+    dates = {p.metadata["date"] for p in stored(settings).values()}
+    assert "2024-09-03" in dates
+    assert "2024-09-02" not in dates
+
+
+def test_moved_text_updates_its_offsets(settings, sample_articles, embedder) -> None:
+    build_index(settings, embedder)
+    before = expected_chunks(settings, embedder)
+    article = load_articles([sample_articles]).articles[1]
+    chunks = sorted(
+        (c for c in before.values() if c.article_id == article.id), key=lambda c: c.index
+    )
+    # a paragraph break between two chunks that share no sentence, made a line break: every
+    # later offset moves while no chunk's text changes
+    gap = next(b.start for a, b in itertools.pairwise(chunks) if b.start > a.end)
+    around = article.text[gap - 40 : gap + 40]
+    assert around.count("\n\n") == 1
+    path = sample_articles / "articles-sample.txt"
+    path.write_text(path.read_text().replace(around, around.replace("\n\n", "\n")))
+    spy = Spy(embedder)
+
+    build_index(settings, spy)
+
+    assert spy.texts == []
+    assert sorted(stored(settings)) == sorted(before)
+    articles = {a.id: a for a in load_articles([sample_articles]).articles}
+    for passage in stored(settings).values():
+        meta = passage.metadata
+        assert passage.text == articles[meta["article_id"]].text[meta["start"] : meta["end"]]
+
+
+def test_full_rebuild_embeds_everything_again(settings, sample_articles, embedder) -> None:
+    first = build_index(settings, embedder)
+    spy = Spy(embedder)
+
+    report = build_index(settings, spy, full=True)
+
+    assert report.embedded == len(spy.texts) == first.chunks
+    assert report.switched
+    assert sorted(stored(settings)) == sorted(expected_chunks(settings, embedder))
+
+
+def test_sources_argument_overrides_the_articles_folder(settings, embedder) -> None:
+    report = build_index(settings, embedder, sources=[FORMATS])
+
+    assert report.articles == 6
+    assert {p.metadata["source"] for p in stored(settings).values()} == {
+        "harbour.md",
+        "library.html",
+        "wire.jsonl",
+    }
+
+
+# ---- bad files ---------------------------------------------------------------------------
+
+BAD_FILES = {
+    "binary": ("scan.txt", b"%PDF-1.7\n\x00\x00\x01\x02binary", "binary file (NUL bytes)"),
+    "undecodable": (
+        "legacy.txt",
+        "Caf\u00e9 news\n\nThe caf\u00e9 closed.".encode("cp1252"),
+        "not UTF-8",
+    ),
+    "empty": ("draft.md", b"\n \n", "empty file"),
+    "unknown extension": ("notes.docx", b"PK\x03\x04 word file", "unsupported file type .docx"),
+    "malformed json line": (
+        "feed.jsonl",
+        b'{"title": "Ferry", "text": "The ferry runs."}\n{"title": "Cut", "text": "half a line\n',
+        "malformed JSON",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_FILES)
+def test_bad_file_is_reported_and_the_build_goes_on(
+    settings, sample_articles, embedder, kind: str
+) -> None:
+    first = build_index(settings, embedder)
+    name, content, reason = BAD_FILES[kind]
+    (sample_articles / name).write_bytes(content)
+    shutil.copy(FORMATS / "library.html", sample_articles)
+
+    report = build_index(settings, embedder)
+
+    assert len(report.skipped_files) == 1
+    assert report.skipped_files[0]["file"].startswith(name)
+    assert reason in report.skipped_files[0]["reason"]
+    assert report.switched and report.embedded >= 1  # the good new file was indexed
+    assert report.removed == 0
+    assert set(stored(settings)) >= set(expected_chunks(settings, embedder))
+    assert report.chunks == first.chunks + report.embedded
+
+
+@pytest.mark.parametrize("kind", ["binary", "undecodable", "empty"])
+def test_indexed_file_that_turns_bad_keeps_its_articles(
+    settings, sample_articles, embedder, kind: str
+) -> None:
+    build_index(settings, embedder)
+    before = snapshot(settings, embedder)
+    (sample_articles / "articles-sample.txt").write_bytes(BAD_FILES[kind][1])
+    shutil.copy(FORMATS / "library.html", sample_articles)
+
+    report = build_index(settings, embedder)
+
+    assert report.skipped_files[0]["file"] == "articles-sample.txt"
+    assert report.removed == 0
+    assert report.articles == 3
+    assert set(stored(settings)) >= set(before[1])
+    assert answers(settings, embedder) == before[2]
+
+
+def test_bad_json_line_keeps_the_article_it_held(settings, embedder) -> None:
+    shutil.copy(FORMATS / "wire.jsonl", settings.articles_dir)
+    build_index(settings, embedder)
+    wire = settings.articles_dir / "wire.jsonl"
+    lines = wire.read_text().splitlines()
+    wire.write_text("\n".join([lines[0], lines[1][:40], lines[2]]) + "\n")
+
+    report = build_index(settings, embedder)
+
+    assert report.skipped_files[0]["file"] == "wire.jsonl:2"
+    assert report.removed == 0
+    assert any("Hallberg glacier" in p.text for p in stored(settings).values())
+
+
+def test_folder_of_only_bad_files_leaves_the_index_as_it_was(
+    settings, sample_articles, embedder
+) -> None:
+    build_index(settings, embedder)
+    before = snapshot(settings, embedder)
+    (sample_articles / "articles-sample.txt").unlink()
+    (sample_articles / "scan.txt").write_bytes(BAD_FILES["binary"][1])
+
+    with pytest.raises(CitebotError, match="no articles found"):
+        build_index(settings, embedder)
+
+    assert snapshot(settings, embedder) == before
+
+
+# ---- interrupted builds ------------------------------------------------------------------
+
+
+def test_embedder_crash_mid_build_leaves_the_old_index_answering(
+    settings, sample_articles, embedder
+) -> None:
+    build_index(settings, embedder)
+    before = snapshot(settings, embedder)
+    for name in ("library.html", "wire.jsonl"):
+        shutil.copy(FORMATS / name, sample_articles)
+    path = sample_articles / "articles-sample.txt"
+    path.write_text(path.read_text().replace("$200 billion", "$240 billion"))
+
+    with pytest.raises(RuntimeError, match="embedding worker crashed"):
+        build_index(settings, Crashing(embedder, on_call=1))
+
+    assert snapshot(settings, embedder) == before
+    # the half-written generation exists, but no reader is pointed at it
+    assert len(list_generations(make_client(settings), settings.collection)) == 2
+
+
+def test_keyboard_interrupt_leaves_the_old_index_answering(small_chunks, embedder) -> None:
+    build_index(small_chunks, embedder)
+    before = snapshot(small_chunks, embedder)
+    write_wire(small_chunks.articles_dir, 8)
+
+    def ctrl_c(done: int, total: int) -> None:
+        if 0 < done < total:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(small_chunks, embedder, progress=ctrl_c)
+
+    assert snapshot(small_chunks, embedder) == before
+
+
+def test_next_build_after_an_interrupt_completes_and_reuses_its_work(
+    small_chunks, embedder
+) -> None:
+    build_index(small_chunks, embedder)
+    write_wire(small_chunks.articles_dir, 8)
+    seen: list[tuple[int, int]] = []
+
+    def ctrl_c(done: int, total: int) -> None:
+        seen.append((done, total))
+        if 0 < done < total:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(small_chunks, embedder, progress=ctrl_c)
+    spy = Spy(embedder)
+
+    report = build_index(small_chunks, spy)
+
+    done, total = seen[-1]
+    assert report.switched
+    assert report.embedded == len(spy.texts) == total - done
+    assert sorted(stored(small_chunks)) == sorted(expected_chunks(small_chunks, embedder))
+
+
+def test_build_interrupted_before_the_switch_loses_no_work(small_chunks, embedder) -> None:
+    build_index(small_chunks, embedder)
+    before = snapshot(small_chunks, embedder)
+    write_wire(small_chunks.articles_dir, 2)
+
+    def ctrl_c_at_the_end(done: int, total: int) -> None:
+        if done == total:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(small_chunks, embedder, progress=ctrl_c_at_the_end)
+    assert snapshot(small_chunks, embedder) == before
+    spy = Spy(embedder)
+
+    report = build_index(small_chunks, spy)
+
+    assert spy.texts == []
+    assert report.switched
+    assert sorted(stored(small_chunks)) == sorted(expected_chunks(small_chunks, embedder))
+
+
+def test_completed_build_drops_the_interrupted_generation(small_chunks, embedder) -> None:
+    build_index(small_chunks, embedder)
+    write_wire(small_chunks.articles_dir, 8)
+
+    def ctrl_c(done: int, total: int) -> None:
+        if 0 < done < total:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(small_chunks, embedder, progress=ctrl_c)
+    client = make_client(small_chunks)
+    assert len(list_generations(client, small_chunks.collection)) == 2
+
+    build_index(small_chunks, embedder)
+
+    pointer = read_pointer(client, small_chunks.collection)
+    assert list_generations(client, small_chunks.collection) == sorted(
+        [pointer["previous"], pointer["active"]]
+    )
+
+
+def test_killed_build_process_leaves_the_old_index_answering(small_chunks, embedder) -> None:
+    build_index(small_chunks, embedder)
+    before = snapshot(small_chunks, embedder)
+    write_wire(small_chunks.articles_dir, 8)
+    script = (
+        "import os, signal\n"
+        "from index.build import build_index\n"
+        "from index.embeddings import load_embedder\n"
+        "from index.settings import Settings\n"
+        "s = Settings()\n"
+        "e = load_embedder(s.embedding_model, s.embedding_backend, s.model_cache)\n"
+        "def kill(done, total):\n"
+        "    if 0 < done < total:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "build_index(s, e, progress=kill)\n"
+    )
+    env = {
+        **os.environ,
+        "ARTICLES_DIR": str(small_chunks.articles_dir),
+        "CHROMA_PATH": str(small_chunks.chroma_path),
+        "MODEL_CACHE": str(small_chunks.model_cache),
+        "CHUNK_TOKENS": str(small_chunks.chunk_tokens),
+        "EMBEDDING_BATCH_SIZE": str(small_chunks.embedding_batch_size),
+    }
+    cwd = small_chunks.articles_dir.parent  # no .env there
+    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=cwd, timeout=180)
+
+    assert proc.returncode == -signal.SIGKILL
+    assert snapshot(small_chunks, embedder) == before
+    report = build_index(small_chunks, embedder)
+    assert report.switched
+    assert sorted(stored(small_chunks)) == sorted(expected_chunks(small_chunks, embedder))
+
+
+def test_live_index_answers_during_a_build(small_chunks, embedder) -> None:
+    build_index(small_chunks, embedder)
+    before = snapshot(small_chunks, embedder)
+    write_wire(small_chunks.articles_dir, 8)
+    during: list[tuple] = []
+
+    def look(done: int, total: int) -> None:
+        if 0 < done < total:
+            during.append(snapshot(small_chunks, embedder))
+
+    build_index(small_chunks, embedder, progress=look)
+
+    assert during and all(seen == before for seen in during)
+    assert snapshot(small_chunks, embedder)[0] != before[0]
+
+
+def test_second_build_while_one_runs_is_refused(settings, sample_articles, embedder) -> None:
+    errors: list[str] = []
+
+    def start_another(done: int, total: int) -> None:
+        if done == 0:
+            with pytest.raises(CitebotError) as exc:
+                build_index(settings, embedder)
+            errors.append(str(exc.value))
+
+    build_index(settings, embedder, progress=start_another)
+
+    assert errors == [f"another build of {settings.collection!r} is running"]
