@@ -107,6 +107,18 @@ async def test_a_follow_up_in_the_thread_needs_no_mention_and_carries_the_histor
     assert "$240 billion" in history[0][1]
 
 
+async def test_ask_inside_a_thread_answers_there_with_its_history(simcord_env, world, pipeline):
+    await world.alice.send(world.general, f"{simcord_env.bot.user.mention} {TRADE}")
+    thread = only_thread(world.general)
+
+    result = await world.bob.slash(thread, "ask", question="And what did Putin say about it?")
+
+    assert result.response.channel_id == thread.id
+    assert vote_id(replies(result)[-1].message, "up")
+    assert len(world.general.threads) == 1
+    assert pipeline.asked[-1][1] == [(TRADE, pipeline.answers[0].text)]
+
+
 async def test_messages_not_addressed_to_the_bot_are_ignored(simcord_env, world, pipeline):
     await world.alice.send(world.general, TRADE)
     await world.alice.send(world.general, f"{world.bob.mention} {TRADE}")

@@ -1,4 +1,4 @@
-"""End to end over real sockets: `citebot run` in a subprocess against a fake Discord."""
+"""The entry points over real sockets: `citebot run` in a subprocess against a fake Discord."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import signal
 import sys
 from pathlib import Path
 
+import discord.http
 import pytest
 from fake_discord import CHANNEL_ID, FakeDiscord
 
+from bot.discord.app import run, run_bot
+from index.errors import ConfigError
 from index.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,3 +74,25 @@ async def test_citebot_run_answers_a_mention_with_citations(sample_index: Settin
     assert fake.bad_auth == []
     assert "synced 4 global slash commands" in logs
     assert token not in logs
+
+
+def test_without_a_token_run_says_how_to_get_one(tmp_path):
+    settings = Settings(_env_file=None, FEEDBACK_DB=tmp_path / "feedback.db")
+
+    with pytest.raises(ConfigError, match="DISCORD_TOKEN is not set") as raised:
+        run(settings)
+
+    assert "discord.com/developers/applications" in str(raised.value)
+    assert not settings.feedback_db.exists()
+
+
+@pytest.mark.asyncio
+async def test_a_rejected_token_is_a_config_error(sample_pipeline, tmp_path, monkeypatch):
+    settings = Settings(_env_file=None, DISCORD_TOKEN="wrong", FEEDBACK_DB=tmp_path / "f.db")
+    async with FakeDiscord("right", TRADE) as fake:
+        monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+
+        with pytest.raises(ConfigError, match="Discord rejected DISCORD_TOKEN"):
+            await run_bot(settings, sample_pipeline)
+
+    assert fake.bad_auth == ["/api/v10/users/@me"]
