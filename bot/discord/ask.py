@@ -18,6 +18,7 @@ from bot.discord.offload import in_thread
 from bot.discord.render import NO_PINGS, render_answer, shorten, thread_name
 from bot.discord.views import vote_view
 from bot.errors import BadQuestionError
+from bot.pipeline import clean_question
 
 if TYPE_CHECKING:
     from bot.discord.app import Citebot
@@ -73,12 +74,13 @@ class AskCog(commands.Cog):
         return re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
 
     def _admit(self, user_id: int, question: str) -> None:
-        """Guardrails before any work: the question's length, then the user's rate."""
+        """Guardrails before any work (and before "thinking…", so refusals stay private)."""
         if len(question) > MAX_QUESTION_CHARS:
             raise BadQuestionError(
                 f"That question is {len(question):,} characters long; please keep it under "
                 f"{MAX_QUESTION_CHARS:,} so I can search for it well."
             )
+        clean_question(question)  # empty or wordless: the pipeline's own reason
         self.bot.rate_limiter.hit(user_id)
 
     async def _ask_slash(
@@ -88,13 +90,13 @@ class AskCog(commands.Cog):
         self._admit(interaction.user.id, question)
         await interaction.response.defer(ephemeral=private, thinking=True)
         channel = interaction.channel
-        in_thread = isinstance(channel, discord.Thread)
-        answer = await self._answer(question, channel.id if in_thread else None)
+        thread_id = channel.id if isinstance(channel, discord.Thread) else None
+        answer = await self._answer(question, thread_id)
         followup = partial(
             interaction.followup.send, ephemeral=private, allowed_mentions=NO_PINGS, wait=True
         )
-        if private or in_thread or not isinstance(channel, discord.TextChannel):
-            await self._deliver(followup, answer, channel.id if in_thread else None)
+        if private or thread_id or not isinstance(channel, discord.TextChannel):
+            await self._deliver(followup, answer, thread_id)
             return
         # the question stays in the channel; the answer and its follow-ups go in a thread on it
         await interaction.edit_original_response(

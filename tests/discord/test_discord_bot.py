@@ -343,10 +343,16 @@ async def test_a_failing_answerer_gets_an_apology_and_the_bot_goes_on(
     assert "$240 billion" in from_bot(only_thread(world.general), simcord_env)[0].content
 
 
-async def test_a_question_without_words_gets_the_pipelines_reason(simcord_env, world):
-    result = await world.alice.slash(world.general, "ask", question="?!", private=True)
+async def test_a_question_without_words_gets_the_pipelines_reason_privately(
+    simcord_env, world, pipeline
+):
+    result = await world.alice.slash(world.general, "ask", question="?!")
+    await world.alice.send(world.general, simcord_env.bot.user.mention)
 
     assert result.ephemeral and "words" in result.response.content
+    (reply,) = from_bot(world.general, simcord_env, viewer=world.bob)
+    assert reply.content.startswith("Please ask a question")
+    assert pipeline.asked == []
 
 
 # --- library -------------------------------------------------------------------------------
