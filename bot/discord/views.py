@@ -46,10 +46,10 @@ class VoteButton(
         await interaction.client.run_guarded(interaction, self._record(interaction))
 
     async def _record(self, interaction: discord.Interaction[Citebot]) -> None:
-        feedback = interaction.client.feedback
-        user = interaction.user.id
         bot = interaction.client
-        previous = await in_thread(bot.log_pool, feedback.vote, self.answer_id, user, self.value)
+        previous = await in_thread(
+            bot.log_pool, bot.feedback.vote, self.answer_id, interaction.user.id, self.value
+        )
         emoji = VOTES[self.vote][1]
         if previous == self.value:
             text = f"You already voted {emoji} on this answer."

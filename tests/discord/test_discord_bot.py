@@ -383,6 +383,9 @@ async def test_sources_pages_through_a_long_library(simcord_env, world, pipeline
     assert "Article 10" in page.content and "Page 2 of 3" in page.content
     assert "[Article 10](<https://news.example/10>)" in page.content
 
+    await simcord_env.advance_time(301)
+    assert all(b.disabled for row in result.response.message.components for b in row.children)
+
 
 async def test_help_lists_the_commands(simcord_env, world):
     result = await world.alice.slash(world.general, "help")
