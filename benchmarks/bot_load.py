@@ -146,6 +146,8 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # discord.py's voice warnings and SimCord's intent-less probe client are noise here
+    logging.getLogger("discord").setLevel(logging.ERROR)
     pool = (
         [q for q in args.questions_file.read_text().splitlines() if q.strip()]
         if args.questions_file
