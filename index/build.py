@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -13,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from index.articles import ParseResult, load_articles
-from index.chunking import Chunk, chunk_article
+from index.articles import Article, ParseResult, load_articles
+from index.chunking import CHUNKING_VERSION, Chunk, chunk_article
 from index.embeddings import Embedder
 from index.errors import CitebotError
 from index.settings import Settings
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded
 WRITE_BATCH = 1000
+FINGERPRINT = "article_hash"  # metadata key of `article_fingerprint`
 
 
 @dataclass
@@ -66,7 +68,13 @@ def _compatible(meta: dict[str, Any] | None, signature: dict[str, Any]) -> bool:
     return bool(meta) and all(meta.get(k) == v for k, v in signature.items())
 
 
+def embedding_batch(settings: Settings) -> int:
+    """Chunks handed to the embedder at a time (and written to Chroma after each hand-off)."""
+    return max(settings.embedding_batch_size * 8, 64)
+
+
 def chunk_all(articles, embedder: Embedder, settings: Settings) -> list[Chunk]:
+    """The chunks of the articles, in order, as a build cuts them."""
     chunks: list[Chunk] = []
     for article in articles:
         chunks.extend(
@@ -106,6 +114,19 @@ def _reusable_sources(client, settings: Settings, signature: dict, full: bool) -
             # the live generation first: it is complete
             sources.insert(0 if name == pointer.get("active") else len(sources), col)
     return sources
+
+
+def article_fingerprint(article: Article) -> str:
+    """Everything a chunk of the article is made from; stored with each chunk as `article_hash`.
+
+    An article whose fingerprint the live index already holds is not chunked again, which is
+    what keeps a rebuild with nothing to do short: tokenizing every sentence costs seconds.
+    """
+    h = hashlib.sha1(f"chunking-v{CHUNKING_VERSION}".encode())
+    for part in (article.id, article.title, article.text, article.source, article.url):
+        h.update(b"\x00" + part.encode())
+    h.update(f"\x00{article.date}\x00{article.title_derived}".encode())
+    return h.hexdigest()[:16]
 
 
 def _kept_from_unreadable(live_meta: dict[str, dict], parsed: ParseResult) -> list[str]:
@@ -150,35 +171,45 @@ def build_index(
                 + (f" ({len(parsed.skipped)} file(s) skipped)" if parsed.skipped else "")
                 + "; the live index is unchanged"
             )
-        chunks = chunk_all(parsed.articles, embedder, settings)
         client = make_client(settings)
         signature = index_signature(settings, embedder)
         pointer = read_pointer(client, settings.collection)
         live_name = pointer.get("active")
-        wanted = {c.id: c for c in chunks}
-
         reuse = _reusable_sources(client, settings, signature, full)
         live = next((col for col in reuse if col.name == live_name), None)
         live_meta: dict[str, dict[str, Any]] = {}
         if live is not None:
             for page in iter_records(live, ["metadatas"]):
                 live_meta.update(zip(page["ids"], page["metadatas"], strict=True))
+
+        # live chunks cut from exactly the article as it reads now are carried over as they are
+        prints = {a.id: article_fingerprint(a) for a in parsed.articles}
+        carried = [
+            cid
+            for cid, meta in live_meta.items()
+            if meta.get(FINGERPRINT) and meta[FINGERPRINT] == prints.get(meta.get("article_id"))
+        ]
+        done = {live_meta[cid]["article_id"] for cid in carried}
+        chunks = chunk_all([a for a in parsed.articles if a.id not in done], embedder, settings)
+        wanted = {c.id: c for c in chunks}
+        metas = {c.id: {**c.metadata(), FINGERPRINT: prints[c.article_id]} for c in chunks}
         kept = _kept_from_unreadable(live_meta, parsed)
+        carried += kept
         have: dict[str, Any] = dict.fromkeys(live_meta, live)  # chunk id -> holder of its vector
         for col in reuse:
             if col is not live:
                 for page in iter_records(col, include=[]):
                     for cid in page["ids"]:
                         have.setdefault(cid, col)
-        report.chunks = len(wanted) + len(kept)
+        report.chunks = len(wanted) + len(carried)
         report.articles += len({live_meta[cid]["article_id"] for cid in kept})
-        report.unchanged = sum(1 for cid in wanted if cid in live_meta) + len(kept)
+        report.unchanged = len(carried) + sum(1 for cid in wanted if cid in live_meta)
         report.removed = len(live_meta) - report.unchanged
         # same chunks and same provenance (a date or an offset may change with the same text)
         if (
             live is not None
-            and live_meta.keys() == wanted.keys() | set(kept)
-            and all(live_meta[cid] == c.metadata() for cid, c in wanted.items())
+            and live_meta.keys() == wanted.keys() | set(carried)
+            and all(live_meta[cid] == meta for cid, meta in metas.items())
         ):
             report.collection = live_name
             # an interrupted build of a change since undone leaves a generation behind
@@ -189,6 +220,13 @@ def build_index(
 
         gen = new_generation_name(settings.collection)
         col = create_generation(client, gen, {**signature, "status": "building"})
+        for page in iter_records(live, ["embeddings", "documents", "metadatas"], ids=carried):
+            col.upsert(  # as stored: the text, its provenance and its vector are all current
+                ids=page["ids"],
+                embeddings=np.asarray(page["embeddings"]),
+                documents=page["documents"],
+                metadatas=page["metadatas"],
+            )
         # copy the vectors we already have, grouped by the collection that holds them
         by_source: dict[str, list[str]] = {}
         for cid in wanted:
@@ -196,23 +234,15 @@ def build_index(
                 by_source.setdefault(have[cid].name, []).append(cid)
         for src in reuse:
             for page in iter_records(src, ["embeddings"], ids=by_source.get(src.name, [])):
-                _write(col, [wanted[i] for i in page["ids"]], np.asarray(page["embeddings"]))
-        if kept:
-            for page in iter_records(live, ["embeddings", "documents", "metadatas"], ids=kept):
-                col.upsert(
-                    ids=page["ids"],
-                    embeddings=np.asarray(page["embeddings"]),
-                    documents=page["documents"],
-                    metadatas=page["metadatas"],
-                )
+                _write(col, [wanted[i] for i in page["ids"]], np.asarray(page["embeddings"]), metas)
         todo = [c for c in chunks if c.id not in have]
         report.embedded = len(todo)
         if progress:
             progress(0, len(todo))
-        batch = max(settings.embedding_batch_size * 8, 64)
+        batch = embedding_batch(settings)
         for i in range(0, len(todo), batch):
             part = todo[i : i + batch]
-            _write(col, part, embedder.embed([c.embed_text for c in part]))
+            _write(col, part, embedder.embed([c.embed_text for c in part]), metas)
             if progress:
                 progress(min(i + batch, len(todo)), len(todo))
         if col.count() != report.chunks:
@@ -240,14 +270,14 @@ def build_index(
         return report
 
 
-def _write(col, chunks: list[Chunk], vectors: np.ndarray) -> None:
+def _write(col, chunks: list[Chunk], vectors: np.ndarray, metas: dict[str, dict]) -> None:
     for i in range(0, len(chunks), WRITE_BATCH):
         part = chunks[i : i + WRITE_BATCH]
         col.upsert(
             ids=[c.id for c in part],
             embeddings=vectors[i : i + WRITE_BATCH],
             documents=[c.text for c in part],
-            metadatas=[c.metadata() for c in part],
+            metadatas=[metas[c.id] for c in part],
         )
 
 

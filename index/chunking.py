@@ -11,6 +11,8 @@ from typing import NamedTuple
 from index.articles import Article
 from index.sentences import sentence_spans
 
+# Bump when a change here moves chunk boundaries, so unchanged articles are chunked again.
+CHUNKING_VERSION = 2
 # all-MiniLM-L6-v2 reads 256 word pieces including [CLS] and [SEP] and silently drops the rest.
 MODEL_WINDOW = 256
 SPECIAL_TOKENS = 2
@@ -112,13 +114,15 @@ def _word_windows(text: str, start: int, end: int, budget: int, count: TokenCoun
     return out
 
 
-def _heading(title: str, count: TokenCounter) -> str:
-    """The title as embedded: whole, or cut at a word to `MAX_TITLE_TOKENS` when longer."""
-    if count([title])[0] <= MAX_TITLE_TOKENS:
-        return title
+def _heading(title: str, count: TokenCounter) -> tuple[str, int]:
+    """The title as embedded and its tokens: whole, or cut at a word to `MAX_TITLE_TOKENS`."""
+    tokens = count([title])[0]
+    if tokens <= MAX_TITLE_TOKENS:
+        return title, tokens
     cut = _fit(title, 0, len(title), MAX_TITLE_TOKENS, count)
     space = title.rfind(" ", 0, cut + 1)
-    return title[: space if space > 0 else cut].rstrip()
+    heading = title[: space if space > 0 else cut].rstrip()
+    return heading, count([heading])[0]
 
 
 def chunk_article(
@@ -130,8 +134,8 @@ def chunk_article(
     straddles a boundary is whole in at least one chunk.
     """
     title = article.title
-    heading = _heading(title, count)
-    title_tokens = count([heading])[0] + 1  # +1 for the newline
+    heading, title_tokens = _heading(title, count)
+    title_tokens += 1  # the newline
     budget = max(16, min(max_tokens, MODEL_WINDOW - SPECIAL_TOKENS - title_tokens))
     overlap_tokens = min(overlap_tokens, budget // 2)
     text = article.text

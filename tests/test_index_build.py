@@ -27,18 +27,20 @@ TRADE_QUESTION = "How large is the yearly trade between Russia and China?"
 
 
 class Spy:
-    """The real embedder, recording every text it is asked to embed."""
+    """The real embedder, recording every text it is asked to embed or to measure."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
         self.name, self.dim = inner.name, inner.dim
         self.texts: list[str] = []
+        self.measured: list[str] = []
 
     def embed(self, texts):
         self.texts.extend(texts)
         return self.inner.embed(texts)
 
     def count_tokens(self, texts):
+        self.measured.extend(texts)
         return self.inner.count_tokens(texts)
 
 
@@ -139,6 +141,7 @@ def test_stored_passages_carry_flat_provenance(settings, sample_articles, embedd
             "start",
             "end",
             "title_derived",
+            "article_hash",
         }
         assert passage.metadata["source"] == "articles-sample.txt"
 
@@ -164,6 +167,29 @@ def test_second_build_embeds_nothing(settings, sample_articles, embedder) -> Non
     assert (report.embedded, report.unchanged, report.removed) == (0, first.chunks, 0)
     assert not report.switched
     assert report.collection == first.collection
+
+
+def test_second_build_does_not_chunk_again(settings, sample_articles, embedder) -> None:
+    build_index(settings, embedder)
+    spy = Spy(embedder)
+
+    build_index(settings, spy)
+
+    assert spy.measured == []
+
+
+def test_edit_chunks_only_the_edited_article_again(settings, sample_articles, embedder) -> None:
+    build_index(settings, embedder)
+    path = sample_articles / "articles-sample.txt"
+    path.write_text(path.read_text().replace("peace plan in 2023", "peace plan in February 2023"))
+    first, second = load_articles([sample_articles]).articles
+    spy = Spy(embedder)
+
+    build_index(settings, spy)
+
+    assert spy.measured
+    assert all(t in second.text or t == second.title for t in spy.measured)
+    assert not any(t in first.text for t in spy.measured if len(t) > 40)
 
 
 def test_edited_article_reembeds_only_its_changed_chunks(

@@ -1,0 +1,245 @@
+"""Build benchmark: a full index build against bare encoding, a no-change rebuild, ANN recall.
+
+In one run, into a fresh folder: the chunks of the corpus are embedded bare (the embedder alone,
+in the batches a build uses), then the index is built from nothing, then built again with
+nothing changed; then approximate top-10 search in Chroma is compared with exact search over
+the stored vectors. Targets: build/encode <= 1.10, no-change rebuild <= 3 % of the full build,
+recall@10 >= 0.99. Exit code 1 when a target is missed.
+
+    python benchmarks/build_bench.py --corpus ../shared/eval/realtimeqa-dev/corpus.jsonl
+    python benchmarks/build_bench.py --corpus corpus.jsonl --backend torch --limit 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RATIO_TARGET = 1.10
+REBUILD_TARGET_PCT = 3.0
+RECALL_TARGET = 0.99
+K = 10
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", type=Path, required=True, help="articles: a .jsonl file or folder")
+    p.add_argument("--backend", choices=["onnx-int8", "onnx", "torch"], default="onnx-int8")
+    p.add_argument("--workdir", type=Path, help="a new or empty folder (default: a temp dir)")
+    p.add_argument("--model-cache", type=Path, default=ROOT / ".citebot" / "models")
+    p.add_argument("--queries", type=int, default=200, help="queries for the recall check")
+    p.add_argument("--limit", type=int, help="only the first N lines of a .jsonl corpus")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p.parse_args(argv)
+
+
+class Timed:
+    """The embedder, with the time spent embedding inside a build added up."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name, self.dim = inner.name, inner.dim
+        self.embed_s = 0.0
+
+    def embed(self, texts):
+        t = time.perf_counter()
+        try:
+            return self.inner.embed(texts)
+        finally:
+            self.embed_s += time.perf_counter() - t
+
+    def count_tokens(self, texts):
+        return self.inner.count_tokens(texts)
+
+
+def fresh_workdir(arg: Path | None) -> tuple[Path, bool]:
+    """The folder the index is built in, and whether it is ours to delete afterwards."""
+    if arg is None:
+        return Path(tempfile.mkdtemp(prefix="citebot-bench-")), True
+    if arg.exists() and any(arg.iterdir()):
+        sys.exit(f"error: --workdir {arg} is not empty; the build must start from nothing")
+    arg.mkdir(parents=True, exist_ok=True)
+    return arg, False
+
+
+def corpus_source(args: argparse.Namespace, work: Path) -> Path:
+    if not args.corpus.exists():
+        sys.exit(f"error: corpus {args.corpus} does not exist")
+    if args.limit is None:
+        return args.corpus
+    if args.corpus.suffix != ".jsonl":
+        sys.exit("error: --limit works on a .jsonl corpus")
+    part = work / "articles" / args.corpus.name
+    part.parent.mkdir()
+    with open(args.corpus, encoding="utf-8") as src, open(part, "w", encoding="utf-8") as dst:
+        for _, line in zip(range(args.limit), src, strict=False):
+            dst.write(line)
+    return part
+
+
+def question_like(chunks, n: int, seed: int = 7) -> list[str]:
+    """Half article titles, half single sentences of random chunks: short, like questions."""
+    from index.sentences import split_sentences
+
+    rng = random.Random(seed)
+    titles = sorted({c.title for c in chunks})
+    out = rng.sample(titles, min(n // 2, len(titles)))
+    while len(out) < n:
+        sentences = [s for s in split_sentences(rng.choice(chunks).text) if len(s.split()) >= 6]
+        if sentences:
+            out.append(rng.choice(sentences))
+    return out
+
+
+def ann_recall(reader, embedder, queries: list[str]) -> float:
+    """Mean recall@K of Chroma's HNSW search against exact search over the stored vectors.
+
+    A returned passage counts when it is at least as close as the exact K-th one (to 1e-5):
+    the corpus repeats some articles, and equal vectors may tie in either order.
+    """
+    from index.store import iter_records
+
+    ids: list[str] = []
+    rows: list[np.ndarray] = []
+    for page in iter_records(reader.collection, ["embeddings"]):
+        ids.extend(page["ids"])
+        rows.append(np.asarray(page["embeddings"], dtype=np.float32))
+    matrix = np.vstack(rows)
+    row_of = {cid: i for i, cid in enumerate(ids)}
+    scores = []
+    for vector in embedder.embed(queries):
+        sims = matrix @ vector
+        kth = np.partition(sims, -K)[-K]
+        found = [row_of[p.id] for p, _ in reader.dense_search(vector, K)]
+        scores.append(sum(sims[i] >= kth - 1e-5 for i in found) / K)
+    return float(np.mean(scores))
+
+
+def run(args: argparse.Namespace, work: Path) -> dict:
+    from index.articles import load_articles
+    from index.build import build_index, chunk_all, embedding_batch
+    from index.embeddings import load_embedder
+    from index.settings import Settings
+    from index.store import open_index
+
+    corpus = corpus_source(args, work)
+    settings = Settings(
+        _env_file=None,
+        ARTICLES_DIR=corpus,
+        CHROMA_PATH=work / "chroma",
+        MODEL_CACHE=args.model_cache,
+        EMBEDDING_BACKEND=args.backend,
+    )
+    embedder = load_embedder(
+        settings.embedding_model,
+        settings.embedding_backend,
+        settings.model_cache,
+        settings.embedding_batch_size,
+    )
+    embedder.embed(["warm-up"] * 8)
+
+    # the bare model on exactly the texts a build embeds, handed over in the same batches
+    articles = load_articles([corpus]).articles
+    chunks = chunk_all(articles, embedder, settings)
+    texts = [c.embed_text for c in chunks]
+    batch = embedding_batch(settings)
+    t = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        embedder.embed(texts[i : i + batch])
+    encode_s = time.perf_counter() - t
+
+    timed = Timed(embedder)
+    t = time.perf_counter()
+    report = build_index(settings, timed, sources=[corpus])
+    build_s = time.perf_counter() - t
+    if report.embedded != len(chunks):
+        raise SystemExit(f"error: the build embedded {report.embedded} of {len(chunks)} chunks")
+
+    t = time.perf_counter()
+    again = build_index(settings, embedder, sources=[corpus])
+    rebuild_s = time.perf_counter() - t
+    if again.embedded or again.switched:
+        raise SystemExit(f"error: a rebuild with nothing changed embedded {again.embedded}")
+
+    queries = question_like(chunks, args.queries)
+    recall = ann_recall(open_index(settings), embedder, queries)
+    return {
+        "corpus": str(args.corpus),
+        "articles": report.articles,
+        "chunks": report.chunks,
+        "model": embedder.name,
+        "batch": batch,
+        "encode_seconds": round(encode_s, 2),
+        "encode_chunks_per_s": round(len(texts) / encode_s, 1),
+        "build_seconds": round(build_s, 2),
+        "build_chunks_per_s": round(report.chunks / build_s, 1),
+        "build_embed_seconds": round(timed.embed_s, 2),
+        "build_encode_ratio": round(build_s / encode_s, 3),
+        "rebuild_seconds": round(rebuild_s, 2),
+        "rebuild_pct_of_build": round(100 * rebuild_s / build_s, 2),
+        "recall_at_10": round(recall, 4),
+        "queries": len(queries),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    work, ours = fresh_workdir(args.workdir)
+    try:
+        r = run(args, work)
+    finally:
+        if ours:
+            shutil.rmtree(work, ignore_errors=True)
+    met = {
+        "ratio": r["build_encode_ratio"] <= RATIO_TARGET,
+        "rebuild": r["rebuild_pct_of_build"] <= REBUILD_TARGET_PCT,
+        "recall": r["recall_at_10"] >= RECALL_TARGET,
+    }
+    if args.json:
+        print(json.dumps({**r, "targets_met": met}))
+    else:
+        other = r["build_seconds"] - r["build_embed_seconds"]
+        print(f"corpus: {r['corpus']}: {r['articles']} articles, {r['chunks']} chunks")
+        print(f"model: {r['model']}, {r['batch']} chunks per embed call")
+        print(
+            f"bare encode:       {r['encode_seconds']:8.1f} s  "
+            f"{r['encode_chunks_per_s']:6.1f} chunks/s"
+        )
+        print(
+            f"full build:        {r['build_seconds']:8.1f} s  {r['build_chunks_per_s']:6.1f} "
+            f"chunks/s  (embedding {r['build_embed_seconds']:.1f} s, the rest {other:.1f} s)"
+        )
+        print(
+            f"build/encode:      {r['build_encode_ratio']:8.3f}    "
+            f"target <= {RATIO_TARGET:.2f}  {verdict(met['ratio'])}"
+        )
+        print(
+            f"no-change rebuild: {r['rebuild_seconds']:8.2f} s  "
+            f"{r['rebuild_pct_of_build']:.2f} % of the full build  "
+            f"target <= {REBUILD_TARGET_PCT:.0f} %  {verdict(met['rebuild'])}"
+        )
+        print(
+            f"ANN recall@{K}:     {r['recall_at_10']:8.4f}    over {r['queries']} queries  "
+            f"target >= {RECALL_TARGET}  {verdict(met['recall'])}"
+        )
+        print(f"peak memory:       {r['peak_rss_mib']:8d} MiB (max RSS)")
+    return 0 if all(met.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

