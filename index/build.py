@@ -133,7 +133,8 @@ def _kept_from_unreadable(live_meta: dict[str, dict], parsed: ParseResult) -> li
     """Live chunks of articles that files not read in full no longer yield: they stay.
 
     A file that turned unreadable (saved in another encoding, truncated to nothing) or a JSON
-    line that broke must not take its articles out of the index; deleting the file does.
+    line that broke must not take its articles out of the index; deleting the file does, and
+    so does `--full`, which indexes only what reads now.
     """
     if not parsed.incomplete:
         return []
@@ -177,10 +178,7 @@ def build_index(
         live_name = pointer.get("active")
         reuse = _reusable_sources(client, settings, signature, full)
         live = next((col for col in reuse if col.name == live_name), None)
-        live_meta: dict[str, dict[str, Any]] = {}
-        if live is not None:
-            for page in iter_records(live, ["metadatas"]):
-                live_meta.update(zip(page["ids"], page["metadatas"], strict=True))
+        live_meta = _metadata(live) if live is not None else {}
 
         # live chunks cut from exactly the article as it reads now are carried over as they are
         prints = {a.id: article_fingerprint(a) for a in parsed.articles}
@@ -220,13 +218,8 @@ def build_index(
 
         gen = new_generation_name(settings.collection)
         col = create_generation(client, gen, {**signature, "status": "building"})
-        for page in iter_records(live, ["embeddings", "documents", "metadatas"], ids=carried):
-            col.upsert(  # as stored: the text, its provenance and its vector are all current
-                ids=page["ids"],
-                embeddings=np.asarray(page["embeddings"]),
-                documents=page["documents"],
-                metadatas=page["metadatas"],
-            )
+        if carried:
+            _copy(live, col, carried)
         # copy the vectors we already have, grouped by the collection that holds them
         by_source: dict[str, list[str]] = {}
         for cid in wanted:
@@ -268,6 +261,25 @@ def build_index(
         report.seconds = round(time.perf_counter() - t0, 3)
         log.info("switched %s to %s", settings.collection, gen)
         return report
+
+
+def _metadata(col) -> dict[str, dict[str, Any]]:
+    """The metadata of every record of a collection, by id."""
+    out: dict[str, dict[str, Any]] = {}
+    for page in iter_records(col, ["metadatas"]):
+        out.update(zip(page["ids"], page["metadatas"], strict=True))
+    return out
+
+
+def _copy(src, dest, ids: list[str]) -> None:
+    """Records copied as stored: their text, provenance and vector are all still current."""
+    for page in iter_records(src, ["embeddings", "documents", "metadatas"], ids=ids):
+        dest.upsert(
+            ids=page["ids"],
+            embeddings=np.asarray(page["embeddings"]),
+            documents=page["documents"],
+            metadatas=page["metadatas"],
+        )
 
 
 def _write(col, chunks: list[Chunk], vectors: np.ndarray, metas: dict[str, dict]) -> None:
