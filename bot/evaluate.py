@@ -39,7 +39,9 @@ def doc_ids_by_article(corpus: Path) -> dict[str, str]:
 
 def eval_settings(settings: Settings, corpus: Path) -> Settings:
     """A throwaway collection per corpus, cached so a second run embeds nothing."""
-    digest = hashlib.sha1(f"{corpus.resolve()}:{corpus.stat().st_size}".encode()).hexdigest()[:10]
+    key = f"{corpus.resolve()}:{corpus.stat().st_size}:{settings.embedding_model}"
+    key += f":{settings.embedding_backend}:{settings.chunk_tokens}:{settings.chunk_overlap_tokens}"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     return settings.model_copy(
         update={
             "chroma_path": settings.model_cache.parent / "eval" / digest,
