@@ -88,7 +88,13 @@ def build_chain(
         }
         if draft.refused:
             return {**base, "answer": REFUSAL_TEXT, "citations": [], "refused": True}
-        checked = check(draft.text, x["passages"], embedder, retriever.index.keyword.idf)
+        checked = check(
+            draft.text,
+            x["passages"],
+            embedder,
+            retriever.index.keyword.idf,
+            stored_vectors=retriever.index.reader.embeddings,
+        )
         if checked.dropped:
             log.info("dropped %d unsupported claim(s)", checked.dropped)
         return {

@@ -9,6 +9,7 @@ draft left with no supported claim becomes the refusal.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +79,7 @@ def check(
     embedder: Embedder,
     idf: Idf,
     threshold: float = SUPPORT_THRESHOLD,
+    stored_vectors: Callable[[list[str]], dict[str, np.ndarray]] | None = None,
 ) -> Checked:
     """Apply the contract to a draft; see the module docstring."""
     by_number = {p.number: p for p in passages}
@@ -88,7 +90,11 @@ def check(
     def cosine(ci: int, p: NumberedPassage) -> float:
         nonlocal pvecs, cvecs
         if pvecs is None:  # only claims that words alone don't settle pay for embeddings
-            pvecs = embedder.embed([f"{x.title}\n{x.text}" for x in passages])
+            stored = stored_vectors([x.chunk_id for x in passages]) if stored_vectors else {}
+            if all(x.chunk_id in stored for x in passages):
+                pvecs = np.stack([stored[x.chunk_id] for x in passages])
+            else:
+                pvecs = embedder.embed([f"{x.title}\n{x.text}" for x in passages])
             cvecs = embedder.embed([c for c, _ in claims])
         return float(cvecs[ci] @ pvecs[passages.index(p)])
 

@@ -39,9 +39,9 @@ class ExtractiveAnswerer:
         embedder: Embedder,
         idf: Idf,
         max_sentences: int = 3,
-        weights: tuple[float, float, float, float] = (0.35, 0.6, 0.25, 0.0),
+        weights: tuple[float, float, float, float] = (0.2, 0.6, 0.25, 0.0),
         keep_ratio: float = 0.6,
-        embed_top: int = 16,
+        embed_top: int = 6,
     ) -> None:
         self.embedder = embedder
         self.idf = idf
