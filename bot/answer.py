@@ -20,6 +20,7 @@ class Citation:
     url: str = ""
     source: str = ""
     date: str = ""
+    publisher: str = ""
 
 
 @dataclass

@@ -145,6 +145,7 @@ def check(
                         url=p.url,
                         source=p.source,
                         date=p.date,
+                        publisher=p.publisher,
                     )
                 )
             marks.append(f"[{numbers[key]}]")

@@ -18,6 +18,7 @@ class NumberedPassage:
     url: str
     source: str
     date: str
+    publisher: str
     dense: float
     relevance: float = 0.0
 
@@ -43,6 +44,7 @@ def number_passages(docs: list[Document]) -> list[NumberedPassage]:
             url=str(d.metadata.get("url", "")),
             source=str(d.metadata.get("source", "")),
             date=str(d.metadata.get("date", "")),
+            publisher=str(d.metadata.get("publisher", "")),
             dense=float(d.metadata.get("dense") or 0.0),
             relevance=float(d.metadata.get("relevance") or 0.0),
         )

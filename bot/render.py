@@ -16,5 +16,6 @@ def render_text(answer: Answer) -> str:
         lines.append("")
     for c in answer.citations:
         link = f" <{c.url}>" if c.url else ""
-        lines.append(f'[{c.number}] {c.title}{link} — "{c.quote}"')
+        by = f" ({c.publisher})" if c.publisher else ""
+        lines.append(f'[{c.number}] {c.title}{by}{link} — "{c.quote}"')
     return "\n".join(lines)

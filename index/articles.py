@@ -38,6 +38,8 @@ class Article:
     url: str = ""
     date: str = ""
     title_derived: bool = False
+    # the publication, when the file names it (`source` in .jsonl, og:site_name in .html)
+    publisher: str = ""
 
 
 @dataclass
@@ -241,7 +243,20 @@ def parse_html(text: str, source: str) -> list[Article]:
     date = meta.get("article:published_time") or meta.get("date") or ""
     derived = not title
     title = _strip_title(title) or derive_title(body)
-    return [_make(source, "html", 0, title, body, url=url, date=date, title_derived=derived)]
+    publisher = meta.get("og:site_name", "")
+    return [
+        _make(
+            source,
+            "html",
+            0,
+            title,
+            body,
+            url=url,
+            date=date,
+            title_derived=derived,
+            publisher=publisher,
+        )
+    ]
 
 
 def parse_jsonl(text: str, source: str, skipped: list[dict[str, str]]) -> list[Article]:
@@ -284,6 +299,7 @@ def parse_jsonl(text: str, source: str, skipped: list[dict[str, str]]) -> list[A
                 url=str(obj.get("url") or ""),
                 date=str(obj.get("published") or obj.get("publish_date") or obj.get("date") or ""),
                 title_derived=derived,
+                publisher=str(obj.get("source") or ""),
             )
         )
     return articles

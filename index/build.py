@@ -123,7 +123,15 @@ def article_fingerprint(article: Article) -> str:
     what keeps a rebuild with nothing to do short: tokenizing every sentence costs seconds.
     """
     h = hashlib.sha1(f"chunking-v{CHUNKING_VERSION}".encode())
-    for part in (article.id, article.title, article.text, article.source, article.url):
+    parts = (
+        article.id,
+        article.title,
+        article.text,
+        article.source,
+        article.url,
+        article.publisher,
+    )
+    for part in parts:
         h.update(b"\x00" + part.encode())
     h.update(f"\x00{article.date}\x00{article.title_derived}".encode())
     return h.hexdigest()[:16]

@@ -36,6 +36,7 @@ class Chunk:
     url: str
     date: str
     title_derived: bool
+    publisher: str = ""
     heading: str = ""  # the title as embedded, when a very long one had to be shortened
 
     @property
@@ -55,6 +56,7 @@ class Chunk:
             "start": self.start,
             "end": self.end,
             "title_derived": self.title_derived,
+            "publisher": self.publisher,
         }
 
 
@@ -175,6 +177,7 @@ def chunk_article(
                 url=article.url,
                 date=article.date,
                 title_derived=article.title_derived,
+                publisher=article.publisher,
                 heading="" if heading == title else heading,
             )
         )

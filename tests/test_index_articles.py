@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -298,3 +299,13 @@ def test_hidden_files_are_ignored(folder: Path) -> None:
 
     assert result.skipped == []
     assert len(result.articles) == 3
+
+
+def test_jsonl_source_field_is_kept_as_the_publisher(folder: Path) -> None:
+    line = {"title": "Port Reopens", "text": "The port reopened on Monday.", "source": "Wire Daily"}
+    (folder / "pub.jsonl").write_text(json.dumps(line) + "\n")
+
+    [article] = load_articles([folder]).articles
+
+    assert article.publisher == "Wire Daily"
+    assert article.source == "pub.jsonl"

@@ -141,6 +141,7 @@ def test_stored_passages_carry_flat_provenance(settings, sample_articles, embedd
             "start",
             "end",
             "title_derived",
+            "publisher",
             "article_hash",
         }
         assert passage.metadata["source"] == "articles-sample.txt"

@@ -184,6 +184,7 @@ def test_chunk_metadata_is_flat_provenance(corpus, embedder) -> None:
         "start": 0,
         "end": len(article.text),
         "title_derived": False,
+        "publisher": "Wire Service",  # the line's `source` field
     }
 
 
