@@ -23,6 +23,8 @@ from index.store import open_index
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+# how often a question first checks whether a build elsewhere switched the live index
+POINTER_CHECK_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,12 @@ class Pipeline:
             self.retriever, self.answerer, extractive, settings.relevance_threshold
         )
         self._reindex_lock = threading.Lock()
+        self.pointer_check_seconds = POINTER_CHECK_SECONDS
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
         """Answer with citations, or refuse; `BadQuestionError` for unusable input."""
         q = clean_question(question)
+        self.index.refresh_every(self.pointer_check_seconds)
         t0 = time.perf_counter()
         out = self.chain.invoke({"question": q, "history": list(history)[-4:]})
         return Answer(

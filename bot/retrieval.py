@@ -6,6 +6,7 @@ import logging
 import math
 import re
 import threading
+import time
 from collections import Counter
 from datetime import date
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic import ConfigDict
 
 from bot.text import content_terms
 from index.embeddings import Embedder
+from index.errors import CitebotError
 from index.store import IndexReader, Passage
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,7 @@ class SearchIndex:
     def __init__(self, reader: IndexReader) -> None:
         self.reader = reader
         self._lock = threading.Lock()
+        self._checked = time.monotonic()
         self.keyword = KeywordIndex(reader.passages())
 
     def refresh(self) -> bool:
@@ -104,6 +107,25 @@ class SearchIndex:
             self.keyword = KeywordIndex(self.reader.passages())
             log.info("now answering from %s", self.reader.generation)
             return True
+
+    def refresh_every(self, seconds: float) -> None:
+        """Follow builds made elsewhere (`citebot-index build`) at most every `seconds`.
+
+        A build keeps only the live and the previous generation, so a reader that never looked
+        again would lose its collection after two builds.
+        """
+        now = time.monotonic()
+        if now - self._checked < seconds or not self._lock.acquire(blocking=False):
+            return  # checked lately, or another thread is switching right now
+        try:
+            self._checked = now
+            if self.reader.refresh():
+                self.keyword = KeywordIndex(self.reader.passages())
+                log.info("now answering from %s", self.reader.generation)
+        except CitebotError as exc:  # the store being away is no reason to stop answering
+            log.warning("could not check for a newer index: %s", exc)
+        finally:
+            self._lock.release()
 
 
 def _document(p: Passage, **scores: Any) -> Document:

@@ -87,3 +87,24 @@ def test_answer_as_dict_is_json_ready(sample_pipeline):
     out = json.loads(json.dumps(sample_pipeline.ask(TRADE_Q).as_dict()))
     assert {"question", "text", "citations", "context", "refused"} <= out.keys()
     assert {"number", "title", "quote", "chunk_id", "score", "url"} <= out["citations"][0].keys()
+
+
+def test_a_build_made_elsewhere_is_followed_without_a_restart(settings, sample_articles, embedder):
+    from bot.pipeline import build_pipeline
+    from index.build import build_index
+
+    build_index(settings, embedder)
+    pipeline = build_pipeline(settings, embedder)
+    question = "Which bakery won the national sourdough prize?"
+    assert pipeline.ask(question).refused
+
+    (settings.articles_dir / "bakery.txt").write_text(
+        "Millbrook Bakery Wins Sourdough Prize\n\n"
+        "The Millbrook Bakery won the national sourdough prize on Saturday, judges said.\n"
+    )
+    for _ in range(3):  # more builds than generations kept: the old one is gone
+        build_index(settings, embedder, full=True)
+    pipeline.pointer_check_seconds = 0.0
+    answer = pipeline.ask(question)
+    assert not answer.refused
+    assert any("Millbrook Bakery" in c.quote for c in answer.citations)
