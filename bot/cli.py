@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from index.errors import CitebotError
+from index.cli import run_command
 from index.logs import setup_logging
 from index.settings import Settings
 
@@ -125,18 +125,5 @@ def eval_cmd(questions: Path, corpus: Path, limit: int | None, as_json: bool, no
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: domain errors become a one-line message and exit code 1."""
-    try:
-        cli.main(args=argv, prog_name="citebot", standalone_mode=False)
-    except CitebotError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 1
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("interrupted", err=True)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+    """Entry point of `citebot`: errors become a message and an exit code (see `run_command`)."""
+    return run_command(cli, argv, "citebot", "interrupted")

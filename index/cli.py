@@ -103,20 +103,26 @@ def stats(as_json: bool) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: domain errors become a one-line message and exit code 1."""
+def run_command(
+    group: click.Group, argv: list[str] | None, prog_name: str, interrupted: str
+) -> int:
+    """The CLI edge: domain errors become a one-line message and exit code 1, Ctrl-C 130."""
     try:
-        cli.main(args=argv, prog_name="citebot-index", standalone_mode=False)
+        group.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except CitebotError as exc:
         click.echo(f"error: {exc}", err=True)
         return 1
-    except click.exceptions.Abort:
-        click.echo("interrupted; the live index is unchanged", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo(interrupted, err=True)
         return 130
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("interrupted; the live index is unchanged", err=True)
-        return 130
+    except SystemExit as exc:  # a command that ends the process with its own code
+        return int(exc.code or 0)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `citebot-index`."""
+    return run_command(cli, argv, "citebot-index", "interrupted; the live index is unchanged")

@@ -58,6 +58,12 @@ class Crashing(Spy):
         return super().embed(texts)
 
 
+def ctrl_c_midway(done: int, total: int) -> None:
+    """A progress callback that presses Ctrl-C between two embedding batches."""
+    if 0 < done < total:
+        raise KeyboardInterrupt
+
+
 def expected_chunks(settings: Settings, embedder) -> dict:
     """The chunks the article folder should produce, by id, chunked independently of a build."""
     articles = load_articles([settings.articles_dir]).articles
@@ -432,12 +438,8 @@ def test_keyboard_interrupt_leaves_the_old_index_answering(small_chunks, embedde
     before = snapshot(small_chunks, embedder)
     write_wire(small_chunks.articles_dir, 8)
 
-    def ctrl_c(done: int, total: int) -> None:
-        if 0 < done < total:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        build_index(small_chunks, embedder, progress=ctrl_c)
+        build_index(small_chunks, embedder, progress=ctrl_c_midway)
 
     assert snapshot(small_chunks, embedder) == before
 
@@ -451,8 +453,7 @@ def test_next_build_after_an_interrupt_completes_and_reuses_its_work(
 
     def ctrl_c(done: int, total: int) -> None:
         seen.append((done, total))
-        if 0 < done < total:
-            raise KeyboardInterrupt
+        ctrl_c_midway(done, total)
 
     with pytest.raises(KeyboardInterrupt):
         build_index(small_chunks, embedder, progress=ctrl_c)
@@ -491,12 +492,8 @@ def test_completed_build_drops_the_interrupted_generation(small_chunks, embedder
     build_index(small_chunks, embedder)
     write_wire(small_chunks.articles_dir, 8)
 
-    def ctrl_c(done: int, total: int) -> None:
-        if 0 < done < total:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        build_index(small_chunks, embedder, progress=ctrl_c)
+        build_index(small_chunks, embedder, progress=ctrl_c_midway)
     client = make_client(small_chunks)
     assert len(list_generations(client, small_chunks.collection)) == 2
 
