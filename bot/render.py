@@ -17,5 +17,6 @@ def render_text(answer: Answer) -> str:
     for c in answer.citations:
         link = f" <{c.url}>" if c.url else ""
         by = f" ({c.publisher})" if c.publisher else ""
-        lines.append(f'[{c.number}] {c.title}{by}{link} — "{c.quote}"')
+        quote = " ".join(c.quote.split())  # a quote may span paragraphs: one line here
+        lines.append(f'[{c.number}] {c.title}{by}{link} — "{quote}"')
     return "\n".join(lines)

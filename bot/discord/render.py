@@ -38,13 +38,15 @@ def render_answer(answer: Answer, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def render_citation(c: Citation) -> str:
-    """`**[n]** Title` (a link when there is a url), its source and date, then the quote."""
+    """`**[n]** Title` (a link when there is a url), its publisher or file and date, the quote."""
     title = _escape_link_text(shorten(c.title, TITLE_LIMIT) or "Untitled")
     head = f"**[{c.number}]** {f'[{title}](<{c.url}>)' if _linkable(c.url) else title}"
-    origin = " · ".join(escape_markdown(_one_line(s)) for s in (c.source, c.date) if s)
+    where = c.publisher or c.source
+    origin = " · ".join(escape_markdown(_one_line(s)) for s in (where, c.date) if s)
     if origin:
         head += f" — {origin}"
-    quote = escape_markdown(shorten(c.quote, QUOTE_LIMIT))
+    # one line: a quote that spans paragraphs would otherwise leave the "> " block
+    quote = escape_markdown(shorten(_one_line(c.quote), QUOTE_LIMIT))
     return f"{head}\n> {quote}" if quote else head
 
 

@@ -120,3 +120,16 @@ def test_sources_are_paged_ten_to_a_page():
     assert len(pages) == 3
     assert pages[0].startswith("**23 indexed articles**")
     assert "23. Article 22 — Wire · 1 passage" in pages[2]
+
+
+def test_a_quote_spanning_paragraphs_stays_in_one_blockquote():
+    rendered = render_citation(cite(quote="First paragraph ends.\n\nSecond one starts."))
+
+    _head, quote = rendered.split("\n", 1)
+    assert quote == "> First paragraph ends. Second one starts."
+
+
+def test_the_publisher_is_named_before_the_file():
+    line = render_citation(cite(source="wire.jsonl", publisher="Wire Daily")).splitlines()[0]
+
+    assert "Wire Daily" in line and "wire.jsonl" not in line
