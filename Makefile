@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run index test lint format eval bench bench-bot clean
+.PHONY: setup run index test lint format eval bench bench-bot calibrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("citebot needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -42,6 +42,9 @@ eval: setup
 
 bench: setup
 	$(BIN)/python benchmarks/build_bench.py --corpus $(EVAL)/corpus.jsonl
+
+calibrate: setup
+	$(BIN)/python benchmarks/calibrate_gate.py --questions $(EVAL)/questions.jsonl --corpus $(EVAL)/corpus.jsonl
 
 bench-bot: setup
 	$(BIN)/python benchmarks/bot_load.py
