@@ -21,9 +21,12 @@ from bot.text import content_terms
 log = logging.getLogger(__name__)
 
 
-def relevance(question: str, passage: NumberedPassage, idf) -> float:
-    """How well a passage fits the question: cosine and rare-word coverage, equally weighted."""
-    terms = content_terms(question)
+def relevance(question: str | list[str], passage: NumberedPassage, idf) -> float:
+    """How well a passage fits the question: cosine and rare-word coverage, equally weighted.
+
+    `question` may be given as its content terms already, to stem it once for many passages.
+    """
+    terms = content_terms(question) if isinstance(question, str) else question
     cov = coverage(terms, content_terms(f"{passage.title}\n{passage.text}"), idf)
     return 0.5 * passage.dense + 0.5 * cov
 
@@ -55,9 +58,9 @@ def build_chain(
 
     def gate(x: dict[str, Any]) -> dict[str, Any]:
         idf = retriever.index.keyword.idf
+        terms = content_terms(x["standalone"])
         passages = [
-            replace(p, relevance=relevance(x["standalone"], p, idf))
-            for p in number_passages(x["docs"])
+            replace(p, relevance=relevance(terms, p, idf)) for p in number_passages(x["docs"])
         ]
         best = max((p.relevance for p in passages), default=0.0)
         return {**x, "passages": passages, "best": best, "gated": best < threshold}

@@ -102,11 +102,15 @@ class SearchIndex:
     def refresh(self) -> bool:
         """Switch to a newly built generation (if any); True when it switched."""
         with self._lock:
-            if not self.reader.refresh():
-                return False
-            self.keyword = KeywordIndex(self.reader.passages())
-            log.info("now answering from %s", self.reader.generation)
-            return True
+            return self._switch()
+
+    def _switch(self) -> bool:
+        """Follow the pointer and rebuild the keyword index when it moved; hold `_lock`."""
+        if not self.reader.refresh():
+            return False
+        self.keyword = KeywordIndex(self.reader.passages())
+        log.info("now answering from %s", self.reader.generation)
+        return True
 
     def refresh_every(self, seconds: float) -> None:
         """Follow builds made elsewhere (`citebot-index build`) at most every `seconds`.
@@ -119,9 +123,7 @@ class SearchIndex:
             return  # checked lately, or another thread is switching right now
         try:
             self._checked = now
-            if self.reader.refresh():
-                self.keyword = KeywordIndex(self.reader.passages())
-                log.info("now answering from %s", self.reader.generation)
+            self._switch()
         except CitebotError as exc:  # the store being away is no reason to stop answering
             log.warning("could not check for a newer index: %s", exc)
         finally:
