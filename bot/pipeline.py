@@ -35,15 +35,18 @@ class ArticleInfo:
     chunks: int
 
 
-def clean_question(question: str) -> str:
-    """The question as it will be asked, or `BadQuestionError` saying what is wrong with it."""
+def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    """The question as it will be asked, or `BadQuestionError` saying what is wrong with it.
+
+    Front ends may ask for a tighter limit (the Discord bot allows 1,000 characters).
+    """
     q = " ".join((question or "").split())
     if not q:
         raise BadQuestionError("Please ask a question, e.g. “How big was Russia–China trade?”")
-    if len(q) > MAX_QUESTION_CHARS:
+    if len(q) > max_chars:
         raise BadQuestionError(
             f"That question is {len(q):,} characters long; please keep it under "
-            f"{MAX_QUESTION_CHARS:,}."
+            f"{max_chars:,} so I can search for it well."
         )
     if not has_words(q):
         raise BadQuestionError("I need words to search the articles: please ask in a sentence.")

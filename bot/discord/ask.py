@@ -17,7 +17,6 @@ from bot.answer import Answer
 from bot.discord.offload import in_thread
 from bot.discord.render import NO_PINGS, render_answer, shorten, thread_name
 from bot.discord.views import vote_view
-from bot.errors import BadQuestionError
 from bot.pipeline import clean_question
 
 if TYPE_CHECKING:
@@ -75,12 +74,7 @@ class AskCog(commands.Cog):
 
     def _admit(self, user_id: int, question: str) -> None:
         """Guardrails before any work (and before "thinking…", so refusals stay private)."""
-        if len(question) > MAX_QUESTION_CHARS:
-            raise BadQuestionError(
-                f"That question is {len(question):,} characters long; please keep it under "
-                f"{MAX_QUESTION_CHARS:,} so I can search for it well."
-            )
-        clean_question(question)  # empty or wordless: the pipeline's own reason
+        clean_question(question, MAX_QUESTION_CHARS)  # empty, wordless or too long
         self.bot.rate_limiter.hit(user_id)
 
     async def _ask_slash(
