@@ -47,7 +47,6 @@ def eval_settings(settings: Settings, corpus: Path) -> Settings:
             "chroma_path": settings.model_cache.parent / "eval" / digest,
             "chroma_host": None,
             "collection": "eval",
-            "llm_provider": settings.llm_provider,
         }
     )
 
