@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run index test lint format eval bench bench-bot calibrate clean
+.PHONY: setup run index test lint format eval bench bench-bot calibrate recency-grid clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("citebot needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -45,6 +45,9 @@ bench: setup
 
 calibrate: setup
 	$(BIN)/python benchmarks/calibrate_gate.py --questions $(EVAL)/questions.jsonl --corpus $(EVAL)/corpus.jsonl
+
+recency-grid: setup
+	$(BIN)/python benchmarks/recency_grid.py --questions $(EVAL)/questions.jsonl --corpus $(EVAL)/corpus.jsonl
 
 bench-bot: setup
 	$(BIN)/python benchmarks/bot_load.py

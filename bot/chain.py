@@ -37,7 +37,7 @@ def build_chain(
     fallback: Answerer,
     threshold: float,
 ) -> Runnable:
-    """A Runnable from {"question", "history"} to {"answer", "citations", "context", …}."""
+    """A Runnable from {"question", "history", "as_of"} to {"answer", "citations", "context", …}."""
     embedder = retriever.embedder
 
     def condense(x: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def build_chain(
         return {**x, "standalone": standalone, "qvec": embedder.embed([standalone])[0]}
 
     def retrieve(x: dict[str, Any]) -> dict[str, Any]:
-        return {**x, "docs": retriever.search(x["standalone"], x["qvec"])}
+        return {**x, "docs": retriever.search(x["standalone"], x["qvec"], x.get("as_of"))}
 
     def gate(x: dict[str, Any]) -> dict[str, Any]:
         idf = retriever.index.keyword.idf

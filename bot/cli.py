@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -80,13 +81,19 @@ def cli(ctx: click.Context) -> None:
 @cli.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the chain's result as JSON.")
-def ask(question: str, as_json: bool) -> None:
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Ask the library as it stood on this day (YYYY-MM-DD): later articles are left out.",
+)
+def ask(question: str, as_json: bool, as_of: datetime | None) -> None:
     """Answer one question."""
     from bot.render import render_text
 
     settings = Settings()
     setup_logging("WARNING")
-    answer = _pipeline(settings).ask(question)
+    answer = _pipeline(settings).ask(question, as_of=as_of.date() if as_of else None)
     click.echo(_answer_json(answer) if as_json else render_text(answer))
 
 
@@ -114,13 +121,31 @@ def run() -> None:
 @click.option("--limit", type=int, default=None, help="Only the first N questions.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--no-baseline", is_flag=True, help="Skip the dense-only baseline.")
-def eval_cmd(questions: Path, corpus: Path, limit: int | None, as_json: bool, no_baseline: bool):
-    """Measure retrieval and answers on a question set (see ../shared/eval/README.md)."""
+@click.option(
+    "--undated",
+    is_flag=True,
+    help="Ask every question of the whole library, ignoring its question_date.",
+)
+def eval_cmd(
+    questions: Path,
+    corpus: Path,
+    limit: int | None,
+    as_json: bool,
+    no_baseline: bool,
+    undated: bool,
+) -> None:
+    """Measure retrieval and answers on a question set (see ../shared/eval/README.md).
+
+    A question with a `question_date` is asked as of that day (the library as it stood then)
+    and again undated; both columns are printed.
+    """
     from bot.evaluate import format_report, run_eval
 
     settings = Settings()
     setup_logging("WARNING")
-    report = run_eval(settings, questions, corpus, limit=limit, baseline=not no_baseline)
+    report = run_eval(
+        settings, questions, corpus, limit=limit, baseline=not no_baseline, dated=not undated
+    )
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

@@ -12,9 +12,12 @@ import json
 import logging
 import statistics
 import time
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bot.retrieval import parse_date
 from index.articles import article_id
 from index.settings import Settings
 
@@ -86,14 +89,54 @@ def _mean(rows: list[dict], key: str) -> float | None:
     return round(statistics.fmean(vals), 3) if vals else None
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What the eval knows of the index: article → doc_id, chunk → article, chunk → text."""
+
+    doc_of: dict[str, str]
+    chunk_article: dict[str, str]
+    chunk_text: dict[str, str]
+
+
+def _measure(pipeline, deep, question, gold, bearing, answers, known: _Known, as_of) -> dict:
+    """One question through the pipeline (answer) and the deep retriever (rankings)."""
+    t = time.perf_counter()
+    answer = pipeline.ask(question, as_of=as_of)
+    latency = (time.perf_counter() - t) * 1000
+    docs = deep.search(question, as_of=as_of)
+    ranked = _ranked_docs([d.metadata["chunk_id"] for d in docs], known.chunk_article, known.doc_of)
+    row = _retrieval_metrics(ranked, gold, bearing)
+    context_ids = {x["chunk_id"] for x in answer.context}
+    supported = [
+        c.quote in known.chunk_text.get(c.chunk_id, "") and c.chunk_id in context_ids
+        for c in answer.citations
+    ]
+    quotes = [c.quote for c in answer.citations]
+    row.update(
+        answer_hit=float(_contains_answer([answer.text, *quotes], answers)),
+        context_hit=float(_contains_answer([d.page_content for d in docs[:5]], answers)),
+        refused=float(answer.refused),
+        citations=len(answer.citations),
+        supported=sum(supported),
+        latency_ms=latency,
+    )
+    return row
+
+
 def run_eval(
     settings: Settings,
     questions_path: Path,
     corpus: Path,
     limit: int | None = None,
     baseline: bool = True,
+    dated: bool = True,
 ) -> dict[str, Any]:
-    """Index the corpus (cached), ask every question, and measure both pipelines."""
+    """Index the corpus (cached), ask every question, and measure both pipelines.
+
+    With `dated`, a question carrying `question_date` is asked as of that day, as its asker
+    did: the library as it stood then, recency counted from then. It is also asked without its
+    date, and both figures are reported.
+    """
     from bot.pipeline import build_pipeline, load_default_embedder
     from index.build import build_index
 
@@ -104,54 +147,41 @@ def run_eval(
     log.info("eval index ready in %.1f s (%d embedded)", time.perf_counter() - t0, build.embedded)
     pipeline = build_pipeline(es, embedder)
     doc_of = doc_ids_by_article(corpus)
-    chunk_article = {
-        p.id: str(p.metadata.get("article_id", "")) for p in pipeline.index.keyword.passages
-    }
-    chunk_text = {p.id: p.text for p in pipeline.index.keyword.passages}
+    known = _Known(
+        doc_of,
+        {p.id: str(p.metadata.get("article_id", "")) for p in pipeline.index.keyword.passages},
+        {p.id: p.text for p in pipeline.index.keyword.passages},
+    )
     questions = load_questions(questions_path, limit)
     deep = pipeline.retriever.model_copy(update={"k": 30})  # ≥ 10 distinct articles
     stock = _stock_retriever(es, embedder, pipeline) if baseline else None
 
     ours: list[dict] = []
+    blind: list[dict] = []
     base: list[dict] = []
     for q in questions:
         gold = set(q.get("evidence_doc_ids") or [])
         bearing = set(q.get("answer_bearing_doc_ids") or []) or None
         answers = q.get("answers") or []
-        t = time.perf_counter()
-        answer = pipeline.ask(q["question"])
-        latency = (time.perf_counter() - t) * 1000
-        docs = deep.invoke(q["question"])
-        ranked = _ranked_docs([d.metadata["chunk_id"] for d in docs], chunk_article, doc_of)
-        row = _retrieval_metrics(ranked, gold, bearing)
-        quotes = [c.quote for c in answer.citations]
-        supported = [
-            c.quote in chunk_text.get(c.chunk_id, "")
-            and c.chunk_id in {x["chunk_id"] for x in answer.context}
-            for c in answer.citations
-        ]
-        row.update(
-            id=q.get("id"),
-            answer_hit=float(_contains_answer([answer.text, *quotes], answers)),
-            context_hit=float(_contains_answer([d.page_content for d in docs[:5]], answers)),
-            refused=float(answer.refused),
-            citations=len(answer.citations),
-            supported=sum(supported),
-            latency_ms=latency,
-        )
-        ours.append(row)
+        as_of = parse_date(q.get("question_date") or "") if dated else None
+        measure = partial(_measure, pipeline, deep, q["question"], gold, bearing, answers, known)
+        row = measure(as_of)
+        ours.append({"id": q.get("id")} | row)
+        blind.append(measure(None) if as_of else row)  # the same question asked without its date
         if stock is not None:
             t = time.perf_counter()
             sdocs = stock.similarity_search(q["question"], k=10)
             slat = (time.perf_counter() - t) * 1000
-            sranked = _ranked_docs([d.id for d in sdocs], chunk_article, doc_of)
+            sranked = _ranked_docs([d.id for d in sdocs], known.chunk_article, doc_of)
             brow = _retrieval_metrics(sranked, gold, bearing)
             brow["context_hit"] = float(
                 _contains_answer([d.page_content for d in sdocs[:5]], answers)
             )
             brow["latency_ms"] = slat
             base.append(brow)
-    return _summarise(ours, base, len(questions), build.chunks, pipeline)
+    if not any(q.get("question_date") for q in questions) or not dated:
+        blind = []  # nothing was asked as of a date: one column says it all
+    return _summarise(ours, blind, base, len(questions), build.chunks, pipeline)
 
 
 def _stock_retriever(settings: Settings, embedder, pipeline):
@@ -167,25 +197,34 @@ def _stock_retriever(settings: Settings, embedder, pipeline):
     )
 
 
-def _summarise(ours: list[dict], base: list[dict], n: int, chunks: int, pipeline) -> dict:
-    cites = sum(r["citations"] for r in ours)
-    lat = [r["latency_ms"] for r in ours]
-    keys = [*(f"recall@{k}" for k in KS), "mrr@10", "hit@5", "context_hit"]
+_KEYS = [*(f"recall@{k}" for k in KS), "mrr@10", "hit@5", "context_hit"]
+
+
+def _figures(rows: list[dict]) -> dict[str, Any]:
+    cites = sum(r["citations"] for r in rows)
+    lat = [r["latency_ms"] for r in rows]
+    return {k: _mean(rows, k) for k in _KEYS} | {
+        "answer_hit": _mean(rows, "answer_hit"),
+        "citation_support": round(sum(r["supported"] for r in rows) / cites, 4) if cites else None,
+        "refusal_rate": _mean(rows, "refused"),
+        "latency_p50_ms": round(_pct(lat, 0.5), 1),
+        "latency_p95_ms": round(_pct(lat, 0.95), 1),
+    }
+
+
+def _summarise(
+    ours: list[dict], blind: list[dict], base: list[dict], n: int, chunks: int, pipeline
+) -> dict:
+    keys = _KEYS
     report: dict[str, Any] = {
         "questions": n,
         "chunks": chunks,
         "answerer": pipeline.answerer.name,
-        "citebot": {k: _mean(ours, k) for k in keys}
-        | {
-            "answer_hit": _mean(ours, "answer_hit"),
-            "citation_support": round(sum(r["supported"] for r in ours) / cites, 4)
-            if cites
-            else None,
-            "refusal_rate": _mean(ours, "refused"),
-            "latency_p50_ms": round(_pct(lat, 0.5), 1),
-            "latency_p95_ms": round(_pct(lat, 0.95), 1),
-        },
+        "asked": "as of question date" if blind else "undated",
+        "citebot": _figures(ours),
     }
+    if blind:
+        report["citebot_undated"] = _figures(blind)
     if base:
         blat = [r["latency_ms"] for r in base]
         report["baseline_dense"] = {k: _mean(base, k) for k in keys} | {
@@ -197,14 +236,17 @@ def _summarise(ours: list[dict], base: list[dict], n: int, chunks: int, pipeline
 
 
 def format_report(r: dict) -> str:
-    """A side-by-side table: citebot against the dense-only baseline."""
-    ours, base = r["citebot"], r.get("baseline_dense", {})
+    """A side-by-side table: citebot (dated, then undated) against the dense-only baseline."""
+    columns = [("citebot", r["citebot"])]
+    if "citebot_undated" in r:
+        columns = [("dated", r["citebot"]), ("undated", r["citebot_undated"])]
+    columns.append(("baseline", r.get("baseline_dense", {})))
     lines = [
-        f"{r['questions']} questions, {r['chunks']} chunks, answerer {r['answerer']}",
-        f"{'metric':<22}{'citebot':>10}{'baseline':>10}",
+        f"{r['questions']} questions, {r['chunks']} chunks, answerer {r['answerer']}, "
+        f"asked {r['asked']}",
+        f"{'metric':<22}" + "".join(f"{name:>10}" for name, _ in columns),
     ]
-    for key, val in ours.items():
-        b = base.get(key)
-        fmt = lambda v: "-" if v is None else f"{v:.3f}" if v <= 1.5 else f"{v:.1f}"  # noqa: E731
-        lines.append(f"{key:<22}{fmt(val):>10}{fmt(b):>10}")
+    fmt = lambda v: "-" if v is None else f"{v:.3f}" if v <= 1.5 else f"{v:.1f}"  # noqa: E731
+    for key in r["citebot"]:
+        lines.append(f"{key:<22}" + "".join(f"{fmt(col.get(key)):>10}" for _, col in columns))
     return "\n".join(lines)

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from bot.answer import Answer
 from bot.answerers.extractive import ExtractiveAnswerer
@@ -65,6 +66,9 @@ class Pipeline:
             embedder=embedder,
             k=settings.retrieval_k,
             per_article=settings.max_chunks_per_article,
+            candidates=settings.retrieval_candidates,
+            recency_weight=settings.recency_weight,
+            recency_days=settings.recency_days,
         )
         extractive = ExtractiveAnswerer(embedder, lambda t: self.index.keyword.idf(t))
         self.answerer = extractive
@@ -88,12 +92,21 @@ class Pipeline:
         self._reindex_lock = threading.Lock()
         self.pointer_check_seconds = POINTER_CHECK_SECONDS
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
-        """Answer with citations, or refuse; `BadQuestionError` for unusable input."""
+    def ask(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        as_of: date | None = None,
+    ) -> Answer:
+        """Answer with citations, or refuse; `BadQuestionError` for unusable input.
+
+        `as_of` asks the library as it stood on that day (later articles left out, recency
+        counted from then); by default it is asked as of its newest article.
+        """
         q = clean_question(question)
         self.index.refresh_every(self.pointer_check_seconds)
         t0 = time.perf_counter()
-        out = self.chain.invoke({"question": q, "history": list(history)[-4:]})
+        out = self.chain.invoke({"question": q, "history": list(history)[-4:], "as_of": as_of})
         return Answer(
             question=q,
             text=out["answer"],

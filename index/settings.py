@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Retrieval and answers
     retrieval_k: int = Field(8, ge=1, le=50, alias="RETRIEVAL_K")
     max_chunks_per_article: int = Field(2, ge=1, alias="MAX_CHUNKS_PER_ARTICLE")
+    retrieval_candidates: int = Field(80, ge=1, le=1000, alias="RETRIEVAL_CANDIDATES")
+    recency_weight: float = Field(0.7, ge=0, le=10, alias="RECENCY_WEIGHT")
+    recency_days: float = Field(120.0, gt=0, alias="RECENCY_DAYS")
     relevance_threshold: float = Field(0.40, alias="RELEVANCE_THRESHOLD")
     llm_provider: Literal["extractive", "openai"] = Field("extractive", alias="LLM_PROVIDER")
     llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")

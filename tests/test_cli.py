@@ -90,3 +90,28 @@ def test_eval_reports_both_pipelines(tmp_path, model_cache, monkeypatch, capsys)
     assert ours["answer_hit"] >= 2 / 3
     assert ours["citation_support"] == 1.0
     assert ours["latency_p95_ms"] > 0
+
+
+def test_eval_asks_dated_questions_as_of_their_day(tmp_path, model_cache, monkeypatch, capsys):
+    """Asked the day before it was published, the trade article is not yet in the library."""
+    monkeypatch.setenv("MODEL_CACHE", str(model_cache))
+    monkeypatch.setenv("CHROMA_PATH", str(tmp_path / "chroma"))
+    rows = [json.loads(line) for line in (EVAL_DATA / "questions.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["question_date"] = "2024/05/16" if row["id"] == "q1" else "2024/06/01"
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["eval", "--questions", str(questions), "--corpus", str(EVAL_DATA / "corpus.jsonl")]
+    assert main([*args, "--json", "--no-baseline"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["asked"] == "as of question date"
+    assert report["citebot"]["recall@10"] == pytest.approx(2 / 3, abs=1e-3)
+    assert report["citebot_undated"]["recall@10"] == 1.0
+    assert main([*args, "--undated", "--no-baseline"]) == 0
+    table = capsys.readouterr().out
+    assert "asked undated" in table and "recall@10" in table
+
+
+def test_ask_as_of_a_bad_day_says_the_format(sample_env, capsys):
+    assert main(["ask", "How big was Russia–China trade?", "--as-of", "2022-13-01"]) == 2
+    assert "%Y-%m-%d" in capsys.readouterr().err

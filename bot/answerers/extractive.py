@@ -30,6 +30,10 @@ class ExtractiveAnswerer:
     The score mixes keyword overlap with the question (rare words weigh more), embedding
     similarity of "title + sentence" to the question, a bonus when the sentence holds the kind
     of thing asked for, and the rank of its passage. Quotes are verbatim.
+
+    Weights (cosine, keywords, type, rank) were tuned on the dev set with `citebot eval`; the
+    rank term only began to pay once retrieval put the right week's article first (answer hit
+    .714 with rank weight 0, .755 with 0.25).
     """
 
     name = "extractive"
@@ -39,7 +43,7 @@ class ExtractiveAnswerer:
         embedder: Embedder,
         idf: Idf,
         max_sentences: int = 3,
-        weights: tuple[float, float, float, float] = (0.2, 0.6, 0.25, 0.0),
+        weights: tuple[float, float, float, float] = (0.2, 0.6, 0.25, 0.25),
         keep_ratio: float = 0.6,
         embed_top: int = 6,
     ) -> None:
