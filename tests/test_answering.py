@@ -108,3 +108,22 @@ def test_a_build_made_elsewhere_is_followed_without_a_restart(settings, sample_a
     answer = pipeline.ask(question)
     assert not answer.refused
     assert any("Millbrook Bakery" in c.quote for c in answer.citations)
+
+
+def test_a_sentence_that_asks_is_never_the_answer(embedder):
+    """A news quiz repeats the question word for word; quoting it would answer nothing."""
+    from bot.answerers.extractive import ExtractiveAnswerer
+    from bot.passages import NumberedPassage
+
+    question = "Which company turned off the air conditioning in its stores to save money?"
+    text = (
+        "Which company turned off the air conditioning in its stores to save money? "
+        "Staff at Homewell Stores said the air conditioning was turned off in July to save "
+        "money on power bills."
+    )
+    passage = NumberedPassage(1, "c1", "News quiz", text, "", "", "", "", 0.6)
+    draft = ExtractiveAnswerer(embedder, lambda term: 1.0).answer(
+        question, [passage], embedder.embed([question])[0]
+    )
+    assert "Homewell Stores" in draft.text
+    assert "?" not in draft.text

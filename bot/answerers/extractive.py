@@ -59,7 +59,8 @@ class ExtractiveAnswerer:
         for p in passages:
             for s, e in sentence_spans(p.text):
                 sent = p.text[s:e]
-                if len(sent.split()) >= MIN_WORDS:
+                # a sentence that asks (often the question itself, in a news quiz) answers nothing
+                if len(sent.split()) >= MIN_WORDS and not _asks(sent):
                     out.append((p, sent))
         return out[:MAX_CANDIDATES]
 
@@ -100,6 +101,10 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(pick)
         return Draft(" ".join(f"{c.text} [{c.number}]" for c in chosen))
+
+
+def _asks(sentence: str) -> bool:
+    return sentence.rstrip(' "”’)]').endswith("?")
 
 
 def _similar(a: str, b: str) -> bool:
