@@ -6,7 +6,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from bot.answer import REFUSAL_TEXT
 from bot.answerers import Answerer, Draft
@@ -53,8 +53,10 @@ def build_chain(
             standalone = carry_terms(question, history)
         return {**x, "standalone": standalone, "qvec": embedder.embed([standalone])[0]}
 
-    def retrieve(x: dict[str, Any]) -> dict[str, Any]:
-        return {**x, "docs": retriever.search(x["standalone"], x["qvec"], x.get("as_of"))}
+    def retrieve(x: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        # invoked as a Runnable, so callbacks and tracing see a retriever run
+        docs = retriever.invoke(x["standalone"], config, qvec=x["qvec"], as_of=x.get("as_of"))
+        return {**x, "docs": docs}
 
     def gate(x: dict[str, Any]) -> dict[str, Any]:
         idf = retriever.index.keyword.idf

@@ -170,9 +170,14 @@ class HybridRetriever(BaseRetriever):
     recency_days: float = 120.0
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun | None = None,
+        qvec: np.ndarray | None = None,
+        as_of: date | None = None,
     ) -> list[Document]:
-        return self.search(query)
+        return self.search(query, qvec, as_of)
 
     def search(
         self, query: str, qvec: np.ndarray | None = None, as_of: date | None = None

@@ -127,3 +127,26 @@ def test_a_sentence_that_asks_is_never_the_answer(embedder):
     )
     assert "Homewell Stores" in draft.text
     assert "?" not in draft.text
+
+
+def test_the_chain_reports_its_retriever_run_to_callbacks(sample_pipeline):
+    """Tracing (LangSmith, a logging handler) sees retrieval as a retriever run."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Recorder(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.queries: list[str] = []
+            self.found: list[int] = []
+
+        def on_retriever_start(self, serialized, query, **kwargs) -> None:
+            self.queries.append(query)
+
+        def on_retriever_end(self, documents, **kwargs) -> None:
+            self.found.append(len(documents))
+
+    recorder = Recorder()
+    out = sample_pipeline.chain.invoke(
+        {"question": TRADE_Q, "history": []}, {"callbacks": [recorder]}
+    )
+    assert recorder.queries == [TRADE_Q]
+    assert recorder.found == [len(out["context"])] and recorder.found[0] > 0
