@@ -40,9 +40,12 @@ def _now() -> str:
 class FakeDiscord:
     """Serves the bot; records the messages it posts and every token it presented."""
 
-    def __init__(self, token: str, question: str) -> None:
+    def __init__(self, token: str, question: str, allowed_intents: int | None = None) -> None:
         self.token = token
         self.question = question
+        # like the developer portal: privileged intents not switched on close the gateway
+        self.allowed_intents = allowed_intents
+        self.synced: dict[str, list[str]] = {}  # "global" or a guild id → command names
         self.posted: list[dict[str, Any]] = []
         self.threads: list[dict[str, Any]] = []
         self.bad_auth: list[str] = []
@@ -66,6 +69,9 @@ class FakeDiscord:
         app.router.add_get(f"{api}/users/@me", lambda _: _json(BOT_USER))
         app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
         app.router.add_put(f"{api}/applications/{{app}}/commands", self._sync_commands)
+        app.router.add_put(
+            f"{api}/applications/{{app}}/guilds/{{guild}}/commands", self._sync_commands
+        )
         app.router.add_post(
             f"{api}/channels/{{channel}}/typing", lambda _: web.Response(status=204)
         )
@@ -101,6 +107,8 @@ class FakeDiscord:
 
     async def _sync_commands(self, request: web.Request) -> web.Response:
         commands = await request.json()
+        scope = request.match_info.get("guild", "global")
+        self.synced[scope] = sorted(c["name"] for c in commands)
         return _json([
             {**c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"}
             for c in commands
@@ -151,6 +159,9 @@ class FakeDiscord:
                 if msg["d"]["token"] != self.token:
                     self.bad_auth.append("IDENTIFY")
                     await ws.close(code=4004)
+                    break
+                if self.allowed_intents is not None and msg["d"]["intents"] & ~self.allowed_intents:
+                    await ws.close(code=4014)  # Disallowed intent(s)
                     break
                 for event, data in self._after_identify():
                     await ws.send_json({"op": 0, "t": event, "s": next(seq), "d": data})

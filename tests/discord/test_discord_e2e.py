@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
 import sys
 from pathlib import Path
 
+import discord
 import discord.http
 import pytest
-from fake_discord import CHANNEL_ID, FakeDiscord
+from fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord
 
-from bot.discord.app import run, run_bot
+from bot.discord.app import bot_intents, run, run_bot
 from index.errors import ConfigError
 from index.settings import Settings
 
@@ -73,6 +75,7 @@ async def test_citebot_run_answers_a_mention_with_citations(sample_index: Settin
     assert buttons == ["citebot:vote:1:up", "citebot:vote:1:down"]
     assert fake.bad_auth == []
     assert "synced 4 global slash commands" in logs
+    assert fake.synced == {"global": ["ask", "help", "reindex", "sources"]}
     assert token not in logs
 
 
@@ -96,3 +99,57 @@ async def test_a_rejected_token_is_a_config_error(sample_pipeline, tmp_path, mon
             await run_bot(settings, sample_pipeline)
 
     assert fake.bad_auth == ["/api/v10/users/@me"]
+
+
+@pytest.fixture
+def fake_urls(monkeypatch):
+    """Point discord.py's REST and gateway base URLs at a fake (the product has no test switch)."""
+    import discord.gateway
+    import yarl
+
+    def point(fake: FakeDiscord) -> None:
+        monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+        monkeypatch.setattr(
+            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
+        )
+
+    return point
+
+
+@pytest.mark.asyncio
+async def test_a_missing_message_content_intent_says_where_to_switch_it_on(
+    sample_pipeline, tmp_path, fake_urls
+):
+    settings = Settings(_env_file=None, DISCORD_TOKEN="t", FEEDBACK_DB=tmp_path / "f.db")
+    without_content = bot_intents().value & ~discord.Intents(message_content=True).value
+    async with FakeDiscord("t", TRADE, allowed_intents=without_content) as fake:
+        fake_urls(fake)
+
+        with pytest.raises(ConfigError, match="Message Content Intent"):
+            await asyncio.wait_for(run_bot(settings, sample_pipeline), timeout=60)
+
+    assert fake.posted == []
+
+
+@pytest.mark.asyncio
+async def test_a_dev_guild_gets_the_commands_and_still_answers(
+    sample_pipeline, tmp_path, fake_urls
+):
+    settings = Settings(
+        _env_file=None,
+        DISCORD_TOKEN="t",
+        DISCORD_DEV_GUILD=str(GUILD_ID),
+        FEEDBACK_DB=tmp_path / "f.db",
+    )
+    async with FakeDiscord("t", TRADE) as fake:
+        fake_urls(fake)
+        serving = asyncio.create_task(run_bot(settings, sample_pipeline))
+        try:
+            await asyncio.wait_for(fake.answered.wait(), timeout=60)
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+
+    assert fake.synced == {str(GUILD_ID): ["ask", "help", "reindex", "sources"]}
+    assert any("$240 billion" in m["content"] for m in fake.posted)
