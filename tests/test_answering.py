@@ -150,3 +150,18 @@ def test_the_chain_reports_its_retriever_run_to_callbacks(sample_pipeline):
     )
     assert recorder.queries == [TRADE_Q]
     assert recorder.found == [len(out["context"])] and recorder.found[0] > 0
+
+
+def test_no_claim_repeats_what_an_earlier_quote_shows(sample_pipeline):
+    """Each quote carries its claim's neighbours; a neighbour is not offered again as a claim."""
+    import re
+
+    first = sample_pipeline.ask(TRADE_Q)
+    followup = sample_pipeline.ask("and the year before?", [(first.question, first.text)])
+    for answer in (first, followup):
+        quotes = {c.number: c.quote for c in answer.citations}
+        claims = re.findall(r"\s*(.+?)\s*\[(\d+)\]", answer.text)
+        assert claims
+        for k, (claim, _) in enumerate(claims):
+            earlier = [quotes[int(n)] for _, n in claims[:k]]
+            assert not any(claim in q for q in earlier), (claim, earlier)

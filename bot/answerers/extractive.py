@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.answerers import Draft
+from bot.citations import best_quote
 from bot.passages import NumberedPassage
 from bot.scoring import Idf, answer_type_bonus, coverage
 from bot.text import content_terms
@@ -93,13 +94,18 @@ class ExtractiveAnswerer:
         if not ranked:
             return Draft("", refused=True)
         chosen: list[Pick] = []
+        quoted: list[str] = []  # what the citations of the chosen sentences will quote
+        text_of = {p.number: p.text for p in passages}
         best = ranked[0].score
         for pick in ranked:
             if len(chosen) >= self.max_sentences or pick.score < self.keep_ratio * best:
                 break
-            if any(_similar(pick.text, c.text) for c in chosen):
-                continue
+            if any(_similar(pick.text, c.text) for c in chosen) or any(
+                pick.text in q for q in quoted
+            ):
+                continue  # the reader already sees this sentence
             chosen.append(pick)
+            quoted.append(best_quote(pick.text, text_of[pick.number], self.idf))
         return Draft(" ".join(f"{c.text} [{c.number}]" for c in chosen))
 
 
