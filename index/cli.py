@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from index.errors import CitebotError
 from index.logs import setup_logging
@@ -103,6 +104,17 @@ def stats(as_json: bool) -> None:
         )
 
 
+def settings_problem(exc: ValidationError) -> str:
+    """A pydantic error on the settings, as the operator wrote them: name, problem, value."""
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(part) for part in err["loc"]) or "settings"
+        secret = any(word in name for word in ("TOKEN", "KEY"))
+        given = "" if secret or isinstance(err["input"], dict) else f" (got {err['input']!r})"
+        lines.append(f"{name}: {err['msg']}{given}")
+    return "invalid setting in .env or the environment: " + "; ".join(lines)
+
+
 def run_command(
     group: click.Group, argv: list[str] | None, prog_name: str, interrupted: str
 ) -> int:
@@ -111,6 +123,9 @@ def run_command(
         group.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except CitebotError as exc:
         click.echo(f"error: {exc}", err=True)
+        return 1
+    except ValidationError as exc:  # only Settings() is validated by pydantic at this edge
+        click.echo(f"error: {settings_problem(exc)}", err=True)
         return 1
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo(interrupted, err=True)

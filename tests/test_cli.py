@@ -115,3 +115,13 @@ def test_eval_asks_dated_questions_as_of_their_day(tmp_path, model_cache, monkey
 def test_ask_as_of_a_bad_day_says_the_format(sample_env, capsys):
     assert main(["ask", "How big was Russia–China trade?", "--as-of", "2022-13-01"]) == 2
     assert "%Y-%m-%d" in capsys.readouterr().err
+
+
+def test_a_bad_setting_is_named_not_a_traceback(monkeypatch, capsys):
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "six")
+    monkeypatch.setenv("ALLOWED_CHANNELS", "123,#general")
+    assert main(["ask", "How big was Russia–China trade?"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid setting") and "Traceback" not in err
+    assert "RATE_LIMIT_PER_MINUTE" in err and "'six'" in err
+    assert "ALLOWED_CHANNELS" in err and "#general" in err
