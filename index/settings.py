@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -51,12 +51,18 @@ class Settings(BaseSettings):
         default_factory=list, alias="ALLOWED_CHANNELS"
     )
     reindex_role: str | None = Field(None, alias="REINDEX_ROLE")
+    # unset: one gateway connection; "auto": Discord's recommended shard count; N: N shards
+    discord_shards: int | Literal["auto"] | None = Field(None, alias="DISCORD_SHARDS")
+    # the shards this process runs, to split N shards over several processes (all by default)
+    discord_shard_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, alias="DISCORD_SHARD_IDS"
+    )
     rate_limit_per_minute: int = Field(6, ge=1, alias="RATE_LIMIT_PER_MINUTE")
     feedback_db: Path = Field(Path(".citebot/feedback.sqlite3"), alias="FEEDBACK_DB")
 
     log_level: str = Field("INFO", alias="LOG_LEVEL")
 
-    @field_validator("allowed_channels", mode="before")
+    @field_validator("allowed_channels", "discord_shard_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         """`ALLOWED_CHANNELS=123,456` (commas or spaces) as well as a list."""
@@ -70,9 +76,29 @@ class Settings(BaseSettings):
         "llm_base_url",
         "discord_dev_guild",
         "reindex_role",
+        "discord_shards",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """An empty `KEY=` line in `.env` means "not set"."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("llm_api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none_needed(cls, value: object) -> object:
+        """`LLM_API_KEY=` (as in `.env.example`): a local endpoint that wants no key."""
+        return "not-needed" if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        shards = self.discord_shards
+        if isinstance(shards, int) and shards < 1:
+            raise ValueError("DISCORD_SHARDS must be 1 or more, or auto")
+        if self.discord_shard_ids:
+            if not isinstance(shards, int):
+                raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARDS set to the total count")
+            wrong = [i for i in self.discord_shard_ids if not 0 <= i < shards]
+            if wrong:
+                raise ValueError(f"DISCORD_SHARD_IDS {wrong} are outside 0..{shards - 1}")
+        return self

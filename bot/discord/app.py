@@ -68,12 +68,15 @@ def bot_intents() -> discord.Intents:
 class Citebot(commands.Bot):
     """Answers questions about the articles; features live in cogs loaded in `setup_hook`."""
 
-    def __init__(self, settings: Settings, pipeline: Pipeline, feedback: FeedbackLog) -> None:
+    def __init__(
+        self, settings: Settings, pipeline: Pipeline, feedback: FeedbackLog, **options: Any
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
             allowed_mentions=NO_PINGS,
             help_command=None,
+            **options,
         )
         self.settings = settings
         self.pipeline = pipeline
@@ -97,6 +100,10 @@ class Citebot(commands.Bot):
         await self._sync_commands()
 
     async def _sync_commands(self) -> None:
+        shard_ids = self.settings.discord_shard_ids
+        if shard_ids and 0 not in shard_ids:
+            log.info("slash commands are synced by the process that runs shard 0")
+            return
         # A dev guild gets the commands at once; global commands can take a while to appear.
         if self.settings.discord_dev_guild:
             guild = discord.Object(self.settings.discord_dev_guild)
@@ -177,6 +184,32 @@ class Citebot(commands.Bot):
         await self.report(interaction, getattr(error, "original", error))
 
 
+class ShardedCitebot(Citebot, commands.AutoShardedBot):
+    """The same bot over several gateway connections (`DISCORD_SHARDS`, `DISCORD_SHARD_IDS`).
+
+    Discord requires sharding from 2,500 servers on; each shard carries a share of the servers
+    (`(guild_id >> 22) % shards`), and shards can be split over processes or machines, each
+    with its own pipeline (share one index through a Chroma server).
+    """
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        log.info("shard %d of %s ready", shard_id, self.shard_count)
+
+
+def make_bot(settings: Settings, pipeline: Pipeline, feedback: FeedbackLog) -> Citebot:
+    """One gateway connection by default; shards when `DISCORD_SHARDS` is set."""
+    shards = settings.discord_shards
+    if shards is None:
+        return Citebot(settings, pipeline, feedback)
+    return ShardedCitebot(
+        settings,
+        pipeline,
+        feedback,
+        shard_count=None if shards == "auto" else shards,
+        shard_ids=settings.discord_shard_ids or None,
+    )
+
+
 def require_token(settings: Settings) -> str:
     """The bot token, or a `ConfigError` saying how to get one."""
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
@@ -189,7 +222,7 @@ async def run_bot(settings: Settings, pipeline: Pipeline) -> None:
     """Log in and serve Discord until the bot is closed or this task is cancelled."""
     token = require_token(settings)
     feedback = FeedbackLog(settings.feedback_db)
-    async with Citebot(settings, pipeline, feedback) as bot:
+    async with make_bot(settings, pipeline, feedback) as bot:
         try:
             await bot.start(token)
         except discord.LoginFailure:

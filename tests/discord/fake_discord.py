@@ -46,6 +46,7 @@ class FakeDiscord:
         # like the developer portal: privileged intents not switched on close the gateway
         self.allowed_intents = allowed_intents
         self.synced: dict[str, list[str]] = {}  # "global" or a guild id → command names
+        self.identified: list[list[int] | None] = []  # the shard of each IDENTIFY
         self.posted: list[dict[str, Any]] = []
         self.threads: list[dict[str, Any]] = []
         self.bad_auth: list[str] = []
@@ -160,19 +161,25 @@ class FakeDiscord:
                     self.bad_auth.append("IDENTIFY")
                     await ws.close(code=4004)
                     break
+                self.identified.append(msg["d"].get("shard"))
                 if self.allowed_intents is not None and msg["d"]["intents"] & ~self.allowed_intents:
                     await ws.close(code=4014)  # Disallowed intent(s)
                     break
-                for event, data in self._after_identify():
+                for event, data in self._after_identify(msg["d"].get("shard")):
                     await ws.send_json({"op": 0, "t": event, "s": next(seq), "d": data})
         return ws
 
-    def _after_identify(self) -> list[tuple[str, dict[str, Any]]]:
+    def _after_identify(self, shard: list[int] | None) -> list[tuple[str, dict[str, Any]]]:
         ready = {
             "v": 10, "user": BOT_USER, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
             "session_id": "fake-session", "resume_gateway_url": self.gateway_url,
             "application": {"id": str(APP_ID), "flags": 0},
         }  # fmt: skip
+        if shard is not None:  # Discord echoes the shard of a sharded connection
+            ready["shard"] = shard
+            if (GUILD_ID >> 22) % shard[1] != shard[0]:
+                ready["guilds"] = []  # the server (and its messages) belong to another shard
+                return [("READY", ready)]
         everyone = {
             "id": str(GUILD_ID), "name": "@everyone", "permissions": str((1 << 41) - 1),
             "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False,

@@ -116,6 +116,20 @@ def fake_urls(monkeypatch):
     return point
 
 
+async def serve_until_answered(settings: Settings, pipeline, fake_urls) -> FakeDiscord:
+    """Run the bot in this process until it has answered the fake's mention; the fake's record."""
+    async with FakeDiscord("t", TRADE) as fake:
+        fake_urls(fake)
+        serving = asyncio.create_task(run_bot(settings, pipeline))
+        try:
+            await asyncio.wait_for(fake.answered.wait(), timeout=60)
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+    return fake
+
+
 @pytest.mark.asyncio
 async def test_a_missing_message_content_intent_says_where_to_switch_it_on(
     sample_pipeline, tmp_path, fake_urls
@@ -141,15 +155,26 @@ async def test_a_dev_guild_gets_the_commands_and_still_answers(
         DISCORD_DEV_GUILD=str(GUILD_ID),
         FEEDBACK_DB=tmp_path / "f.db",
     )
-    async with FakeDiscord("t", TRADE) as fake:
-        fake_urls(fake)
-        serving = asyncio.create_task(run_bot(settings, sample_pipeline))
-        try:
-            await asyncio.wait_for(fake.answered.wait(), timeout=60)
-        finally:
-            serving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await serving
+    fake = await serve_until_answered(settings, sample_pipeline, fake_urls)
 
     assert fake.synced == {str(GUILD_ID): ["ask", "help", "reindex", "sources"]}
+    assert any("$240 billion" in m["content"] for m in fake.posted)
+
+
+@pytest.mark.asyncio
+async def test_a_process_runs_only_its_shards_and_leaves_command_sync_to_shard_0(
+    sample_pipeline, tmp_path, fake_urls
+):
+    settings = Settings(
+        _env_file=None,
+        DISCORD_TOKEN="t",
+        DISCORD_SHARDS="2",
+        DISCORD_SHARD_IDS="1",
+        FEEDBACK_DB=tmp_path / "f.db",
+    )
+    fake = await serve_until_answered(settings, sample_pipeline, fake_urls)
+
+    assert (GUILD_ID >> 22) % 2 == 1  # the fake's one server is on shard 1 of 2
+    assert fake.identified == [[1, 2]]
+    assert fake.synced == {}
     assert any("$240 billion" in m["content"] for m in fake.posted)

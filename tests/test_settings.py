@@ -1,0 +1,41 @@
+"""The one settings object: `.env.example` documents it, and bad combinations are refused."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import ValidationError
+
+from index.settings import Settings
+from tests.conftest import ROOT
+
+
+def test_env_example_lists_every_setting_and_loads_as_the_defaults():
+    example = (ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^([A-Z_]+)=", example, re.M))
+    aliases = {f.alias for f in Settings.model_fields.values()}
+    assert listed == aliases
+    assert Settings(_env_file=ROOT / ".env.example") == Settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("env", "shards", "ids"),
+    [({}, None, []), ({"DISCORD_SHARDS": "auto"}, "auto", []),
+     ({"DISCORD_SHARDS": "4", "DISCORD_SHARD_IDS": "2, 3"}, 4, [2, 3])],
+)  # fmt: skip
+def test_shard_settings(env, shards, ids):
+    settings = Settings(_env_file=None, **env)
+    assert (settings.discord_shards, settings.discord_shard_ids) == (shards, ids)
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [({"DISCORD_SHARD_IDS": "1"}, "needs DISCORD_SHARDS"),
+     ({"DISCORD_SHARDS": "auto", "DISCORD_SHARD_IDS": "1"}, "needs DISCORD_SHARDS"),
+     ({"DISCORD_SHARDS": "2", "DISCORD_SHARD_IDS": "1,2"}, r"\[2\] are outside 0..1"),
+     ({"DISCORD_SHARDS": "0"}, "1 or more")],
+)  # fmt: skip
+def test_shard_settings_that_cannot_work_are_refused(env, problem):
+    with pytest.raises(ValidationError, match=problem):
+        Settings(_env_file=None, **env)
