@@ -40,9 +40,16 @@ def _now() -> str:
 class FakeDiscord:
     """Serves the bot; records the messages it posts and every token it presented."""
 
-    def __init__(self, token: str, question: str, allowed_intents: int | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        question: str,
+        allowed_intents: int | None = None,
+        recommended_shards: int = 1,
+    ) -> None:
         self.token = token
         self.question = question
+        self.recommended_shards = recommended_shards  # what GET /gateway/bot advises
         # like the developer portal: privileged intents not switched on close the gateway
         self.allowed_intents = allowed_intents
         self.synced: dict[str, list[str]] = {}  # "global" or a guild id → command names
@@ -68,6 +75,7 @@ class FakeDiscord:
         app.router.add_get("/gateway", self._gateway)
         api = "/api/v10"
         app.router.add_get(f"{api}/users/@me", lambda _: _json(BOT_USER))
+        app.router.add_get(f"{api}/gateway/bot", self._gateway_bot)
         app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
         app.router.add_put(f"{api}/applications/{{app}}/commands", self._sync_commands)
         app.router.add_put(
@@ -104,6 +112,13 @@ class FakeDiscord:
             "id": str(APP_ID), "name": "citebot", "icon": None, "description": "",
             "bot_public": True, "bot_require_code_grant": False, "owner": MEMBER_USER,
             "verify_key": "0" * 64, "flags": 0, "rpc_origins": [], "summary": "",
+        })  # fmt: skip
+
+    async def _gateway_bot(self, _request: web.Request) -> web.Response:
+        return _json({
+            "url": self.gateway_url, "shards": self.recommended_shards,
+            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
+                                    "max_concurrency": 1},
         })  # fmt: skip
 
     async def _sync_commands(self, request: web.Request) -> web.Response:

@@ -116,9 +116,11 @@ def fake_urls(monkeypatch):
     return point
 
 
-async def serve_until_answered(settings: Settings, pipeline, fake_urls) -> FakeDiscord:
+async def serve_until_answered(
+    settings: Settings, pipeline, fake_urls, **fake_options
+) -> FakeDiscord:
     """Run the bot in this process until it has answered the fake's mention; the fake's record."""
-    async with FakeDiscord("t", TRADE) as fake:
+    async with FakeDiscord("t", TRADE, **fake_options) as fake:
         fake_urls(fake)
         serving = asyncio.create_task(run_bot(settings, pipeline))
         try:
@@ -177,4 +179,17 @@ async def test_a_process_runs_only_its_shards_and_leaves_command_sync_to_shard_0
     assert (GUILD_ID >> 22) % 2 == 1  # the fake's one server is on shard 1 of 2
     assert fake.identified == [[1, 2]]
     assert fake.synced == {}
+    assert any("$240 billion" in m["content"] for m in fake.posted)
+
+
+@pytest.mark.asyncio
+async def test_auto_sharding_takes_discords_recommended_count(sample_pipeline, tmp_path, fake_urls):
+    settings = Settings(
+        _env_file=None, DISCORD_TOKEN="t", DISCORD_SHARDS="auto", FEEDBACK_DB=tmp_path / "f.db"
+    )
+    # discord.py waits 5 s between two shards' IDENTIFYs, as Discord asks
+    fake = await serve_until_answered(settings, sample_pipeline, fake_urls, recommended_shards=2)
+
+    assert fake.identified == [[0, 2], [1, 2]]
+    assert fake.synced == {"global": ["ask", "help", "reindex", "sources"]}
     assert any("$240 billion" in m["content"] for m in fake.posted)
