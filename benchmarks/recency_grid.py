@@ -23,14 +23,14 @@ def _floats(text: str) -> list[float]:
 
 def recalls(retriever, questions, known, dated: bool) -> list[float]:
     """R@1/5/10 of the gold articles over the questions."""
-    from bot.evaluate import _ranked_docs
+    from bot.evaluate import ranked_docs
     from bot.retrieval import parse_date
 
     hits = [0] * len(KS)
     for q in questions:
         as_of = parse_date(q.get("question_date") or "") if dated else None
         docs = retriever.search(q["question"], as_of=as_of)
-        ranked = _ranked_docs([d.metadata["chunk_id"] for d in docs], *known)
+        ranked = ranked_docs([d.metadata["chunk_id"] for d in docs], *known)
         gold = set(q.get("evidence_doc_ids") or [])
         for i, k in enumerate(KS):
             hits[i] += bool(gold & set(ranked[:k]))

@@ -54,7 +54,10 @@ def eval_settings(settings: Settings, corpus: Path) -> Settings:
     )
 
 
-def _ranked_docs(chunk_ids: list[str], chunk_article: dict[str, str], doc_of: dict[str, str]):
+def ranked_docs(
+    chunk_ids: list[str], chunk_article: dict[str, str], doc_of: dict[str, str]
+) -> list[str]:
+    """The corpus doc_ids of ranked chunks, each article once, in order of its first chunk."""
     seen: list[str] = []
     for cid in chunk_ids:
         doc = doc_of.get(chunk_article.get(cid, ""), "")
@@ -104,7 +107,7 @@ def _measure(pipeline, deep, question, gold, bearing, answers, known: _Known, as
     answer = pipeline.ask(question, as_of=as_of)
     latency = (time.perf_counter() - t) * 1000
     docs = deep.search(question, as_of=as_of)
-    ranked = _ranked_docs([d.metadata["chunk_id"] for d in docs], known.chunk_article, known.doc_of)
+    ranked = ranked_docs([d.metadata["chunk_id"] for d in docs], known.chunk_article, known.doc_of)
     row = _retrieval_metrics(ranked, gold, bearing)
     context_ids = {x["chunk_id"] for x in answer.context}
     supported = [
@@ -172,7 +175,7 @@ def run_eval(
             t = time.perf_counter()
             sdocs = stock.similarity_search(q["question"], k=10)
             slat = (time.perf_counter() - t) * 1000
-            sranked = _ranked_docs([d.id for d in sdocs], known.chunk_article, doc_of)
+            sranked = ranked_docs([d.id for d in sdocs], known.chunk_article, doc_of)
             brow = _retrieval_metrics(sranked, gold, bearing)
             brow["context_hit"] = float(
                 _contains_answer([d.page_content for d in sdocs[:5]], answers)
