@@ -85,6 +85,17 @@ def test_build_on_the_server_answers_from_the_server(server_settings, embedder) 
     assert not server_settings.chroma_path.exists()  # nothing was written to an embedded store
 
 
+def test_the_bot_pipeline_answers_from_the_server(server_settings, embedder) -> None:
+    from bot.pipeline import build_pipeline
+
+    build_index(server_settings, embedder)
+    pipeline = build_pipeline(server_settings, embedder)
+
+    answer = pipeline.ask("How much was trade between Russia and China last year?")
+    assert any("$240 billion" in c.quote for c in answer.citations)
+    assert not server_settings.chroma_path.exists()
+
+
 def test_server_keeps_the_index_for_a_new_client(server_settings, embedder) -> None:
     report = build_index(server_settings, embedder)
 
