@@ -125,3 +125,28 @@ def test_a_bad_setting_is_named_not_a_traceback(monkeypatch, capsys):
     assert err.startswith("error: invalid setting") and "Traceback" not in err
     assert "RATE_LIMIT_PER_MINUTE" in err and "'six'" in err
     assert "ALLOWED_CHANNELS" in err and "#general" in err
+
+
+def test_terminal_citations_name_publisher_and_day():
+    from bot.answer import Answer, Citation
+    from bot.render import render_text
+
+    cited = Citation(
+        1,
+        "Voltra widens recall",
+        "It recalled\n25,000 scooters.",
+        "c1",
+        0.8,
+        url="https://news.example/v",
+        date="2022-08-20T09:30:00Z",
+        publisher="Wire",
+    )
+    undated = Citation(2, "Heatwave", "It was hot.", "c2", 0.6)
+    text = render_text(Answer("q?", "Voltra recalled 25,000 scooters. [1] [2]", [cited, undated]))
+
+    lines = text.splitlines()
+    assert lines[2] == (
+        "[1] Voltra widens recall (Wire, 2022-08-20) <https://news.example/v> — "
+        '"It recalled 25,000 scooters."'
+    )
+    assert lines[3] == '[2] Heatwave — "It was hot."'
