@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -27,7 +27,7 @@ def _pipeline(settings: Settings):
     return build_pipeline(settings)
 
 
-def chat_loop(pipeline, read=input, write=click.echo) -> None:
+def chat_loop(pipeline, read=input, write=click.echo, as_of: date | None = None) -> None:
     """A REPL with history; each turn runs the same pipeline as the bot."""
     from bot.errors import BadQuestionError
     from bot.render import render_text
@@ -43,7 +43,7 @@ def chat_loop(pipeline, read=input, write=click.echo) -> None:
         if not question.strip():
             return
         try:
-            answer = pipeline.ask(question, history)
+            answer = pipeline.ask(question, history, as_of=as_of)
         except BadQuestionError as exc:
             write(str(exc))
             continue
@@ -78,15 +78,18 @@ def cli(ctx: click.Context) -> None:
     chat_loop(_pipeline(settings))
 
 
-@cli.command()
-@click.argument("question")
-@click.option("--json", "as_json", is_flag=True, help="Print the chain's result as JSON.")
-@click.option(
+AS_OF = click.option(
     "--as-of",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
     help="Ask the library as it stood on this day (YYYY-MM-DD): later articles are left out.",
 )
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the chain's result as JSON.")
+@AS_OF
 def ask(question: str, as_json: bool, as_of: datetime | None) -> None:
     """Answer one question."""
     from bot.render import render_text
@@ -98,11 +101,12 @@ def ask(question: str, as_json: bool, as_of: datetime | None) -> None:
 
 
 @cli.command()
-def chat() -> None:
+@AS_OF
+def chat(as_of: datetime | None) -> None:
     """An interactive session with follow-up questions."""
     settings = Settings()
     setup_logging("WARNING")
-    chat_loop(_pipeline(settings))
+    chat_loop(_pipeline(settings), as_of=as_of.date() if as_of else None)
 
 
 @cli.command()

@@ -114,3 +114,19 @@ def test_freshness_decays_from_the_newest_article_and_ignores_bad_dates():
     assert index.freshness("new", date(2022, 8, 1), 120) == 0.0  # not yet published then
     assert index.published_after("new", date(2022, 8, 1))
     assert not index.published_after("undated", date(2022, 8, 1))
+
+
+def test_chat_as_of_a_day_keeps_to_that_day(dated_settings, embedder):
+    from bot.cli import chat_loop
+    from bot.pipeline import build_pipeline
+
+    questions = iter([QUESTION, ""])
+    shown: list[str] = []
+    chat_loop(
+        build_pipeline(dated_settings, embedder),
+        read=lambda prompt: next(questions),
+        write=shown.append,
+        as_of=date(2022, 7, 1),
+    )
+    (answer,) = [s for s in shown if "[1]" in s]
+    assert "news.example/voltra-june" in answer and "voltra-august" not in answer
