@@ -57,10 +57,7 @@ class KeywordIndex:
             df.update(set(terms))
         self._n = max(1, len(corpus))
         self._df = df
-        dates = {
-            p.metadata.get("article_id", p.id): parse_date(p.metadata.get("date", ""))
-            for p in passages
-        }
+        dates = {_article(p): parse_date(p.metadata.get("date", "")) for p in passages}
         self.dates: dict[str, date] = {a: d for a, d in dates.items() if d}
         # The library's "now": its newest article; a mistyped future date doesn't count.
         today = date.today()
@@ -138,6 +135,10 @@ class SearchIndex:
             self._lock.release()
 
 
+def _article(p: Passage) -> str:
+    return str(p.metadata.get("article_id", p.id))
+
+
 def _document(p: Passage, **scores: Any) -> Document:
     return Document(
         page_content=p.text, id=p.id, metadata={**p.metadata, "chunk_id": p.id, **scores}
@@ -184,40 +185,10 @@ class HybridRetriever(BaseRetriever):
     ) -> list[Document]:
         emb: Embedder = self.embedder
         qvec = emb.embed([query])[0] if qvec is None else qvec
-        index = self.index
-        keyword = index.keyword
-        # the passages are in memory for BM25 already; Chroma only ranks them (an id that the
-        # keyword index lacks belongs to a build being switched to, and waits for the switch)
-        dense = [
-            (keyword.by_id[i], score)
-            for i, score in index.reader.nearest_ids(qvec, self.candidates)
-            if i in keyword.by_id
-        ]
-        sparse = keyword.search(query, self.candidates)
-        chunks: dict[str, dict[str, Any]] = {}
-        articles: Counter[str] = Counter()
-        for name, hits in (("dense", dense), ("bm25", sparse)):
-            if as_of is not None:
-                hits = [
-                    h
-                    for h in hits
-                    if not keyword.published_after(h[0].metadata.get("article_id", h[0].id), as_of)
-                ]
-            seen: set[str] = set()
-            for rank, (p, score) in enumerate(hits):
-                e = chunks.setdefault(p.id, {"p": p, "rrf": 0.0, "dense": None, "bm25": 0.0})
-                e["rrf"] += 1 / (RRF_K + rank + 1)
-                e[name] = score
-                aid = p.metadata.get("article_id", p.id)
-                if aid not in seen:  # articles are fused on the rank of their best chunk
-                    seen.add(aid)
-                    articles[aid] += 1 / (RRF_K + len(seen))
-        bonus = self.recency_weight / (RRF_K + 1)
-        for aid in articles:
-            articles[aid] += bonus * keyword.freshness(aid, as_of, self.recency_days)
+        chunks, articles = self._fuse(self._rankings(query, qvec, as_of), as_of)
         by_article: dict[str, list[dict[str, Any]]] = {}
         for e in sorted(chunks.values(), key=lambda e: e["rrf"], reverse=True):
-            by_article.setdefault(e["p"].metadata.get("article_id", e["p"].id), []).append(e)
+            by_article.setdefault(_article(e["p"]), []).append(e)
         out: list[dict[str, Any]] = []
         for aid, _ in articles.most_common():
             out.extend(by_article[aid][: self.per_article])
@@ -226,11 +197,52 @@ class HybridRetriever(BaseRetriever):
         out = out[: self.k]
         missing = [e for e in out if e["dense"] is None]
         if missing:  # keyword-only hits: the relevance gate needs their cosine too
-            stored = index.reader.embeddings([e["p"].id for e in missing])
+            stored = self.index.reader.embeddings([e["p"].id for e in missing])
             for e in missing:
                 v = stored.get(e["p"].id)
                 e["dense"] = float(np.dot(v, qvec)) if v is not None else 0.0
         return [_document(e["p"], dense=e["dense"], bm25=e["bm25"], rrf=e["rrf"]) for e in out]
+
+    def _rankings(
+        self, query: str, qvec: np.ndarray, as_of: date | None
+    ) -> dict[str, list[tuple[Passage, float]]]:
+        """The dense and the BM25 candidates, best first, without articles from after `as_of`."""
+        keyword = self.index.keyword
+        # the passages are in memory for BM25 already; Chroma only ranks them (an id that the
+        # keyword index lacks belongs to a build being switched to, and waits for the switch)
+        dense = [
+            (keyword.by_id[i], score)
+            for i, score in self.index.reader.nearest_ids(qvec, self.candidates)
+            if i in keyword.by_id
+        ]
+        rankings = {"dense": dense, "bm25": keyword.search(query, self.candidates)}
+        if as_of is None:
+            return rankings
+        return {
+            name: [h for h in hits if not keyword.published_after(_article(h[0]), as_of)]
+            for name, hits in rankings.items()
+        }
+
+    def _fuse(
+        self, rankings: dict[str, list[tuple[Passage, float]]], as_of: date | None
+    ) -> tuple[dict[str, dict[str, Any]], Counter[str]]:
+        """Chunks with their RRF and raw scores; articles scored with the recency prior."""
+        chunks: dict[str, dict[str, Any]] = {}
+        articles: Counter[str] = Counter()
+        for name, hits in rankings.items():
+            seen: set[str] = set()
+            for rank, (p, score) in enumerate(hits):
+                e = chunks.setdefault(p.id, {"p": p, "rrf": 0.0, "dense": None, "bm25": 0.0})
+                e["rrf"] += 1 / (RRF_K + rank + 1)
+                e[name] = score
+                aid = _article(p)
+                if aid not in seen:  # articles are fused on the rank of their best chunk
+                    seen.add(aid)
+                    articles[aid] += 1 / (RRF_K + len(seen))
+        bonus = self.recency_weight / (RRF_K + 1)
+        for aid in articles:
+            articles[aid] += bonus * self.index.keyword.freshness(aid, as_of, self.recency_days)
+        return chunks, articles
 
 
 class LCEmbeddings:
