@@ -14,27 +14,23 @@ import argparse
 import itertools
 from pathlib import Path
 
-KS = (1, 5, 10)
-
 
 def _floats(text: str) -> list[float]:
     return [float(v) for v in text.split(",")]
 
 
 def recalls(retriever, questions, known, dated: bool) -> list[float]:
-    """R@1/5/10 of the gold articles over the questions."""
-    from bot.evaluate import ranked_docs
+    """R@1/5/10 of the gold articles over the questions, as `citebot eval` counts them."""
+    from bot.evaluate import KS, retrieval_metrics
     from bot.retrieval import parse_date
 
-    hits = [0] * len(KS)
+    rows = []
     for q in questions:
         as_of = parse_date(q.get("question_date") or "") if dated else None
         docs = retriever.search(q["question"], as_of=as_of)
-        ranked = ranked_docs([d.metadata["chunk_id"] for d in docs], *known)
-        gold = set(q.get("evidence_doc_ids") or [])
-        for i, k in enumerate(KS):
-            hits[i] += bool(gold & set(ranked[:k]))
-    return [h / max(1, len(questions)) for h in hits]
+        ranked = known.ranked_docs([d.metadata["chunk_id"] for d in docs])
+        rows.append(retrieval_metrics(ranked, set(q.get("evidence_doc_ids") or []), None))
+    return [sum(r[f"recall@{k}"] for r in rows) / max(1, len(rows)) for k in KS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", default="30,60,120,365")
     args = p.parse_args(argv)
 
-    from bot.evaluate import doc_ids_by_article, eval_settings, load_questions
+    from bot.evaluate import Known, eval_settings, load_questions
     from bot.pipeline import build_pipeline, load_default_embedder
     from index.build import build_index
     from index.settings import Settings
@@ -56,10 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     build_index(settings, embedder, [args.corpus])
     pipeline = build_pipeline(settings, embedder)
     questions = load_questions(args.questions, None)
-    chunk_article = {
-        p.id: str(p.metadata.get("article_id", "")) for p in pipeline.index.keyword.passages
-    }
-    known = (chunk_article, doc_ids_by_article(args.corpus))
+    known = Known.of(pipeline, args.corpus)
     dated = any(q.get("question_date") for q in questions)
     print(f"{len(questions)} questions; R@1 / R@5 / R@10, undated" + (" | dated" if dated else ""))
     print(f"{'candidates':>10} {'weight':>6} {'days':>5}  figures")

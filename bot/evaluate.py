@@ -54,19 +54,7 @@ def eval_settings(settings: Settings, corpus: Path) -> Settings:
     )
 
 
-def ranked_docs(
-    chunk_ids: list[str], chunk_article: dict[str, str], doc_of: dict[str, str]
-) -> list[str]:
-    """The corpus doc_ids of ranked chunks, each article once, in order of its first chunk."""
-    seen: list[str] = []
-    for cid in chunk_ids:
-        doc = doc_of.get(chunk_article.get(cid, ""), "")
-        if doc and doc not in seen:
-            seen.append(doc)
-    return seen
-
-
-def _retrieval_metrics(ranked: list[str], gold: set[str], bearing: set[str] | None) -> dict:
+def retrieval_metrics(ranked: list[str], gold: set[str], bearing: set[str] | None) -> dict:
     m = {f"recall@{k}": float(bool(gold & set(ranked[:k]))) for k in KS}
     rr = next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if d in gold), 0.0)
     m["mrr@10"] = rr
@@ -93,22 +81,40 @@ def _mean(rows: list[dict], key: str) -> float | None:
 
 
 @dataclass(frozen=True)
-class _Known:
+class Known:
     """What the eval knows of the index: article → doc_id, chunk → article, chunk → text."""
 
     doc_of: dict[str, str]
     chunk_article: dict[str, str]
     chunk_text: dict[str, str]
 
+    @classmethod
+    def of(cls, pipeline, corpus: Path) -> Known:
+        passages = pipeline.index.keyword.passages
+        return cls(
+            doc_ids_by_article(corpus),
+            {p.id: str(p.metadata.get("article_id", "")) for p in passages},
+            {p.id: p.text for p in passages},
+        )
 
-def _measure(pipeline, deep, question, gold, bearing, answers, known: _Known, as_of) -> dict:
+    def ranked_docs(self, chunk_ids: list[str]) -> list[str]:
+        """The corpus doc_ids of ranked chunks, each article once, in order of its first chunk."""
+        seen: list[str] = []
+        for cid in chunk_ids:
+            doc = self.doc_of.get(self.chunk_article.get(cid, ""), "")
+            if doc and doc not in seen:
+                seen.append(doc)
+        return seen
+
+
+def _measure(pipeline, deep, question, gold, bearing, answers, known: Known, as_of) -> dict:
     """One question through the pipeline (answer) and the deep retriever (rankings)."""
     t = time.perf_counter()
     answer = pipeline.ask(question, as_of=as_of)
     latency = (time.perf_counter() - t) * 1000
     docs = deep.search(question, as_of=as_of)
-    ranked = ranked_docs([d.metadata["chunk_id"] for d in docs], known.chunk_article, known.doc_of)
-    row = _retrieval_metrics(ranked, gold, bearing)
+    ranked = known.ranked_docs([d.metadata["chunk_id"] for d in docs])
+    row = retrieval_metrics(ranked, gold, bearing)
     context_ids = {x["chunk_id"] for x in answer.context}
     supported = [
         c.quote in known.chunk_text.get(c.chunk_id, "") and c.chunk_id in context_ids
@@ -149,13 +155,10 @@ def run_eval(
     build = build_index(es, embedder, [corpus])
     log.info("eval index ready in %.1f s (%d embedded)", time.perf_counter() - t0, build.embedded)
     pipeline = build_pipeline(es, embedder)
-    doc_of = doc_ids_by_article(corpus)
-    known = _Known(
-        doc_of,
-        {p.id: str(p.metadata.get("article_id", "")) for p in pipeline.index.keyword.passages},
-        {p.id: p.text for p in pipeline.index.keyword.passages},
-    )
+    known = Known.of(pipeline, corpus)
     questions = load_questions(questions_path, limit)
+    # with no dated question, the undated column would repeat the first one
+    dated = dated and any(q.get("question_date") for q in questions)
     deep = pipeline.retriever.model_copy(update={"k": 30})  # ≥ 10 distinct articles
     stock = _stock_retriever(es, embedder, pipeline) if baseline else None
 
@@ -170,20 +173,19 @@ def run_eval(
         measure = partial(_measure, pipeline, deep, q["question"], gold, bearing, answers, known)
         row = measure(as_of)
         ours.append({"id": q.get("id")} | row)
-        blind.append(measure(None) if as_of else row)  # the same question asked without its date
+        if dated:  # the same question asked without its date
+            blind.append(measure(None) if as_of else row)
         if stock is not None:
             t = time.perf_counter()
             sdocs = stock.similarity_search(q["question"], k=10)
             slat = (time.perf_counter() - t) * 1000
-            sranked = ranked_docs([d.id for d in sdocs], known.chunk_article, doc_of)
-            brow = _retrieval_metrics(sranked, gold, bearing)
+            sranked = known.ranked_docs([d.id for d in sdocs])
+            brow = retrieval_metrics(sranked, gold, bearing)
             brow["context_hit"] = float(
                 _contains_answer([d.page_content for d in sdocs[:5]], answers)
             )
             brow["latency_ms"] = slat
             base.append(brow)
-    if not any(q.get("question_date") for q in questions) or not dated:
-        blind = []  # nothing was asked as of a date: one column says it all
     return _summarise(ours, blind, base, len(questions), build.chunks, pipeline)
 
 
@@ -218,7 +220,6 @@ def _figures(rows: list[dict]) -> dict[str, Any]:
 def _summarise(
     ours: list[dict], blind: list[dict], base: list[dict], n: int, chunks: int, pipeline
 ) -> dict:
-    keys = _KEYS
     report: dict[str, Any] = {
         "questions": n,
         "chunks": chunks,
@@ -230,7 +231,7 @@ def _summarise(
         report["citebot_undated"] = _figures(blind)
     if base:
         blat = [r["latency_ms"] for r in base]
-        report["baseline_dense"] = {k: _mean(base, k) for k in keys} | {
+        report["baseline_dense"] = {k: _mean(base, k) for k in _KEYS} | {
             "latency_p50_ms": round(_pct(blat, 0.5), 1),
             "latency_p95_ms": round(_pct(blat, 0.95), 1),
         }
