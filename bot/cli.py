@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import click
@@ -82,6 +82,7 @@ AS_OF = click.option(
     "--as-of",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
+    callback=lambda _ctx, _param, value: value.date() if value else None,
     help="Ask the library as it stood on this day (YYYY-MM-DD): later articles are left out.",
 )
 
@@ -90,23 +91,23 @@ AS_OF = click.option(
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the chain's result as JSON.")
 @AS_OF
-def ask(question: str, as_json: bool, as_of: datetime | None) -> None:
+def ask(question: str, as_json: bool, as_of: date | None) -> None:
     """Answer one question."""
     from bot.render import render_text
 
     settings = Settings()
     setup_logging("WARNING")
-    answer = _pipeline(settings).ask(question, as_of=as_of.date() if as_of else None)
+    answer = _pipeline(settings).ask(question, as_of=as_of)
     click.echo(_answer_json(answer) if as_json else render_text(answer))
 
 
 @cli.command()
 @AS_OF
-def chat(as_of: datetime | None) -> None:
+def chat(as_of: date | None) -> None:
     """An interactive session with follow-up questions."""
     settings = Settings()
     setup_logging("WARNING")
-    chat_loop(_pipeline(settings), as_of=as_of.date() if as_of else None)
+    chat_loop(_pipeline(settings), as_of=as_of)
 
 
 @cli.command()

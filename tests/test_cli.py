@@ -150,3 +150,10 @@ def test_terminal_citations_name_publisher_and_day():
         '"It recalled 25,000 scooters."'
     )
     assert lines[3] == '[2] Heatwave — "It was hot."'
+
+
+def test_ask_as_of_a_day_answers(sample_env, capsys):
+    args = ["ask", "How much was trade between Russia and China last year?"]
+    assert main([*args, "--as-of", "2030-01-01", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert any("$240 billion" in c["quote"] for c in out["citations"])
