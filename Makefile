@@ -1,19 +1,27 @@
 # citebot: `make run` sets up and starts (bot, or terminal chat without DISCORD_TOKEN); `make test`.
 PYTHON ?= python3
+# pipefail: the install's output is filtered, and a failing pip must still fail the target
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run index test lint format eval bench bench-bot calibrate recency-grid clean
+.PHONY: setup run index stats ask chat test lint format eval bench bench-bot calibrate recency-grid clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("citebot needs Python >= 3.11") if sys.version_info < (3, 11) else None'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "== citebot setup: installing into $(VENV) (first time: about 3 minutes) =="
 	$(BIN)/pip install --quiet --upgrade pip
+	@echo "== 1/2 torch 2.13.0, CPU build =="
 	# torch first, pinned: this takes the CPU build; a bare `torch` would pull a CUDA build
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --progress-bar on torch==2.13.0 | awk '/^(Collecting|Successfully)/'
+	@echo "== 2/2 citebot and its dependencies =="
+	$(BIN)/pip install --progress-bar on -e '.[dev]' | awk '/^(Collecting|Successfully)/'
+	$(BIN)/python -c 'import bot, index, chromadb, discord, sentence_transformers'
 	touch $(STAMP)
+	@echo "== setup done: run commands as $(BIN)/citebot … or after '. $(VENV)/bin/activate' =="
 
 setup: $(STAMP)
 
@@ -22,6 +30,16 @@ run: setup
 
 index: setup
 	$(BIN)/citebot-index build
+
+stats: setup
+	$(BIN)/citebot-index stats
+
+# make ask Q="How big was Russia–China trade last year?"
+ask: setup
+	$(BIN)/citebot ask "$(Q)"
+
+chat: setup
+	$(BIN)/citebot chat
 
 test: setup
 	$(BIN)/ruff check .
