@@ -22,12 +22,12 @@ THRESHOLDS = (0.25, 0.30, 0.35, 0.40, 0.45, 0.50)
 
 def best_relevance(pipeline, question: str) -> float:
     """The gate's score for a question: the relevance of the best retrieved passage."""
-    from bot.chain import relevance
+    from bot.gate import gate, strip_addressing
     from bot.passages import number_passages
 
-    idf = pipeline.index.keyword.idf
+    question = strip_addressing(question)
     passages = number_passages(pipeline.retriever.search(question))
-    return max((relevance(question, p, idf) for p in passages), default=0.0)
+    return gate(question, passages, pipeline.index.keyword.idf).best
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
@@ -13,22 +12,12 @@ from bot.answerers import Answerer, Draft
 from bot.answerers.llm import ChatAnswerer, LLMUnavailable
 from bot.citations import check
 from bot.followup import carry_terms
-from bot.passages import NumberedPassage, number_passages
+from bot.gate import gate as relevance_gate
+from bot.gate import strip_addressing
+from bot.passages import number_passages
 from bot.retrieval import HybridRetriever
-from bot.scoring import coverage
-from bot.text import content_terms
 
 log = logging.getLogger(__name__)
-
-
-def relevance(question: str | list[str], passage: NumberedPassage, idf) -> float:
-    """How well a passage fits the question: cosine and rare-word coverage, equally weighted.
-
-    `question` may be given as its content terms already, to stem it once for many passages.
-    """
-    terms = content_terms(question) if isinstance(question, str) else question
-    cov = coverage(terms, content_terms(f"{passage.title}\n{passage.text}"), idf)
-    return 0.5 * passage.dense + 0.5 * cov
 
 
 def build_chain(
@@ -41,7 +30,8 @@ def build_chain(
     embedder = retriever.embedder
 
     def condense(x: dict[str, Any]) -> dict[str, Any]:
-        question, history = x["question"], list(x.get("history") or [])
+        # greetings, mentions and "please" are no words an article could hold
+        question, history = strip_addressing(x["question"]), list(x.get("history") or [])
         standalone = question
         if history and isinstance(answerer, ChatAnswerer):
             try:
@@ -59,13 +49,10 @@ def build_chain(
         return {**x, "docs": docs}
 
     def gate(x: dict[str, Any]) -> dict[str, Any]:
-        idf = retriever.index.keyword.idf
-        terms = content_terms(x["standalone"])
-        passages = [
-            replace(p, relevance=relevance(terms, p, idf)) for p in number_passages(x["docs"])
-        ]
-        best = max((p.relevance for p in passages), default=0.0)
-        return {**x, "passages": passages, "best": best, "gated": best < threshold}
+        g = relevance_gate(x["standalone"], number_passages(x["docs"]), retriever.index.keyword.idf)
+        if g.missing:
+            log.info("no passage holds %s; relevance lowered to %.3f", g.missing, g.best)
+        return {**x, "passages": g.passages, "best": g.best, "gated": g.best < threshold}
 
     def answer(x: dict[str, Any]) -> dict[str, Any]:
         if x["gated"]:

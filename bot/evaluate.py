@@ -123,6 +123,8 @@ def _measure(pipeline, deep, question, gold, bearing, answers, known: Known, as_
     quotes = [c.quote for c in answer.citations]
     row.update(
         answer_hit=float(_contains_answer([answer.text, *quotes], answers)),
+        # stricter: the claims themselves state it, not only a quote's neighbouring sentence
+        claim_hit=float(not answer.refused and _contains_answer([answer.text], answers)),
         context_hit=float(_contains_answer([d.page_content for d in docs[:5]], answers)),
         refused=float(answer.refused),
         citations=len(answer.citations),
@@ -210,6 +212,7 @@ def _figures(rows: list[dict]) -> dict[str, Any]:
     lat = [r["latency_ms"] for r in rows]
     return {k: _mean(rows, k) for k in _KEYS} | {
         "answer_hit": _mean(rows, "answer_hit"),
+        "claim_hit": _mean(rows, "claim_hit"),
         "citation_support": round(sum(r["supported"] for r in rows) / cites, 4) if cites else None,
         "refusal_rate": _mean(rows, "refused"),
         "latency_p50_ms": round(_pct(lat, 0.5), 1),

@@ -26,14 +26,24 @@ def looks_like_followup(question: str) -> bool:
     )
 
 
+# question words that say what kind of answer is wanted, not what it is about
+_ASKING = frozenset({"how", "much", "many", "what", "which", "who", "whom", "when", "where", "why"})
+_CARRIED = re.compile(r"^(?P<own>.*?)\s*\((?P<carried>[^()]*)\)\s*$", re.S)
+
+
 def carry_terms(question: str, history: History, max_terms: int = 8) -> str:
-    """The extractive path's rewrite: the question plus the previous question's key words."""
+    """The extractive path's rewrite: the question plus the previous question's key words.
+
+    The carried words follow in parentheses, "and what did Putin say? (trade russia china)":
+    retrieval reads them all, while `split_carried` lets the answerer weigh the question's own
+    words above them, so the follow-up is answered rather than the question before it.
+    """
     if not history or not looks_like_followup(question):
         return question
     have = set(content_terms(question))
     carried: list[str] = []
     for w in words(history[-1][0]):
-        if w in STOPWORDS or (w.isdigit() and len(w) < 4):
+        if w in STOPWORDS or w in _ASKING or (w.isdigit() and len(w) < 4):
             continue
         stem = content_terms(w)
         if stem and stem[0] not in have and w not in carried:
@@ -41,3 +51,9 @@ def carry_terms(question: str, history: History, max_terms: int = 8) -> str:
     if not carried:
         return question
     return f"{question.rstrip()} ({' '.join(carried[:max_terms])})"
+
+
+def split_carried(standalone: str) -> tuple[str, str]:
+    """A standalone question as (its own words, the words `carry_terms` carried over)."""
+    m = _CARRIED.match(standalone)
+    return (m["own"], m["carried"]) if m else (standalone, "")

@@ -34,13 +34,60 @@ def coverage(query_terms: Iterable[str], text_terms: Iterable[str], idf: Idf) ->
     return sum(idf(w) for w in q & t) / total if total else 0.0
 
 
+# "how many new homes will …" → "new homes": the thing counted, up to the verb or the end
+_COUNTED = re.compile(
+    r"\bhow many\s+([a-z' -]+?)"
+    r"(?=\s+(?:will|would|did|do|does|are|were|is|was|have|has|had|can|could)\b|[?,.]|$)"
+)
+_SPEECH_Q = re.compile(
+    r"\bwhat (?:did|does|do|has|have|had|will|would)\b.*\b(?:say|said|tell|told|claim|announce|"
+    r"declare|state|warn|write|tweet|post)\b"
+)
+_SPEECH = re.compile(
+    r"[\"“”]|\b(?:said|says|told|stated|declared|announced|added|warned|claimed|wrote|insisted|"
+    r"argued|noted|thanked|called|urged|promised|vowed|denied)\b",
+    re.I,
+)
+_NUM_TOKEN = re.compile(
+    r"[$€£]?\d[\d,.]*%?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?)\b",
+    re.I,
+)
+
+
+def _counts(sentence: str, noun: str) -> bool:
+    """The sentence puts a number right before the counted thing: "12,000 homes"."""
+    head = content_terms(noun)[-1:]
+    if not head:
+        return False
+    tokens = sentence.split()
+    for i, tok in enumerate(tokens):
+        if content_terms(tok)[:1] == head:
+            window = " ".join(tokens[max(0, i - 4) : i])
+            if _NUM_TOKEN.search(window):
+                return True
+    return False
+
+
 def answer_type_bonus(question: str, sentence: str) -> float:
-    """1 when the sentence holds the kind of thing asked for (a name, a date, a number)."""
+    """1 when the sentence holds the kind of thing asked for (a name, a date, a number).
+
+    "How many homes" asks for a number of homes: a sentence that only gives megawatts holds a
+    number but not the answer, and gets half.
+    """
     q = question.lower().strip()
     qwords = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
     new_caps = [w for w in _CAPWORD.findall(sentence) if w.lower() not in qwords]
+    counted = _COUNTED.search(q)
+    if counted and content_terms(counted[1]):
+        if _counts(sentence, counted[1]):
+            return 1.0
+        return 0.5 if _NUMBER.search(sentence) else 0.0
     if re.match(r"(how (much|many|big|large|old|long|far)|what (percentage|share|number))", q):
-        return 1.0 if _NUMBER.search(sentence) else 0.0
+        # figures are written in digits; "the two heads of state" only counts a little
+        return 1.0 if re.search(r"\d", sentence) else 0.5 if _NUMBER.search(sentence) else 0.0
+    if _SPEECH_Q.search(q):
+        return 1.0 if _SPEECH.search(sentence) else 0.0
     if q.startswith("when") or "what year" in q or "what date" in q or "what day" in q:
         return 1.0 if _DATE.search(sentence) else 0.0
     if q.startswith(("who", "whom", "whose")):

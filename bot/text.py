@@ -30,13 +30,16 @@ def _stemmer():
 def words(text: str) -> list[str]:
     """Lower-cased word tokens; numbers keep their inner punctuation ("$240", "2,000")."""
     out = []
-    for w in _WORD.findall(text.replace("’", "'")):
-        w = w.lower().strip(".,'")
-        if w.endswith("'s"):
-            w = w[:-2]
-        if w:
-            out.append(w.lstrip("$"))
-    return [w for w in out if w]
+    # hyphens split words: "Russia-China" must match "Russia–China" and "Russia and China"
+    for token in _WORD.findall(text.replace("’", "'")):
+        for w in token.split("-"):
+            w = w.lower().strip(".,'")
+            if w.endswith("'s"):
+                w = w[:-2]
+            w = w.lstrip("$")
+            if w:
+                out.append(w)
+    return out
 
 
 def content_terms(text: str) -> list[str]:

@@ -8,6 +8,7 @@ import numpy as np
 
 from bot.answerers import Draft
 from bot.citations import best_quote
+from bot.followup import split_carried
 from bot.passages import NumberedPassage
 from bot.scoring import Idf, answer_type_bonus, coverage
 from bot.text import content_terms
@@ -16,6 +17,8 @@ from index.sentences import sentence_spans
 
 MIN_WORDS = 4
 MAX_CANDIDATES = 60
+# share of the keyword score that a follow-up's carried words get (its own words get the rest)
+CARRIED_WEIGHT = 0.25
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class Pick:
     number: int
     text: str
     score: float
+    # how well the sentence holds the kind of thing asked for (see `answer_type_bonus`)
+    kind: float = 0.0
 
 
 class ExtractiveAnswerer:
@@ -69,12 +74,25 @@ class ExtractiveAnswerer:
         cands = self.candidates(passages)
         if not cands:
             return []
-        q_terms = content_terms(question)
+        own, carried = split_carried(question)
+        own_terms, carried_terms = content_terms(own), content_terms(carried)
         w_cos, w_kw, w_type, w_rank = self.weights
         n = max(1, len(passages))
+
+        def keywords(sent: str) -> float:
+            # a follow-up's own words decide; the words carried from the turn before only
+            # keep it on the same story ("and what did Putin say about it?")
+            terms = content_terms(sent)
+            mine = coverage(own_terms, terms, self.idf)
+            if not carried_terms:
+                return mine
+            return (1 - CARRIED_WEIGHT) * mine + CARRIED_WEIGHT * coverage(
+                carried_terms, terms, self.idf
+            )
+
         cheap = [
-            w_kw * coverage(q_terms, content_terms(sent), self.idf)
-            + w_type * answer_type_bonus(question, sent)
+            w_kw * keywords(sent)
+            + w_type * answer_type_bonus(own, sent)
             + w_rank * (1 - (p.number - 1) / n)
             for p, sent in cands
         ]
@@ -83,7 +101,12 @@ class ExtractiveAnswerer:
         top = order[: self.embed_top]
         vecs = self.embedder.embed([f"{cands[i][0].title}\n{cands[i][1]}" for i in top])
         picks = [
-            Pick(cands[i][0].number, cands[i][1], cheap[i] + w_cos * float(v @ qvec))
+            Pick(
+                cands[i][0].number,
+                cands[i][1],
+                cheap[i] + w_cos * float(v @ qvec),
+                answer_type_bonus(own, cands[i][1]),
+            )
             for i, v in zip(top, vecs, strict=True)
         ]
         picks.sort(key=lambda x: x.score, reverse=True)
@@ -96,6 +119,11 @@ class ExtractiveAnswerer:
         chosen: list[Pick] = []
         quoted: list[str] = []  # what the citations of the chosen sentences will quote
         text_of = {p.number: p.text for p in passages}
+        # When the question asks for a number, a date or a name, the claim itself must hold
+        # it: a neighbour that only shares the topic words is no answer.
+        best_kind = max(p.kind for p in ranked)
+        if best_kind > 0:
+            ranked = [p for p in ranked if p.kind >= best_kind]
         best = ranked[0].score
         for pick in ranked:
             if len(chosen) >= self.max_sentences or pick.score < self.keep_ratio * best:
