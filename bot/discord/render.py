@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import discord
-from discord.utils import escape_markdown
 
 from bot.answer import Answer, Citation
 from index.sentences import sentence_spans
@@ -23,14 +22,34 @@ REPHRASE_HINT = "Try rephrasing, or ask about something the articles cover (`/so
 _SPACE = re.compile(r"\s+")
 _LAST_SPACE = re.compile(r"\s(?=\S*$)")
 
+# Article and model text is data. Discord would link a bare url and preview it, show a card for
+# an invite, mask a link as `[text](url)`, and turn `<@id>`, `<#id>`, `<t:…>` tags into live
+# mentions and widgets; urls are therefore kept whole inside `<…>` (shown as links, never
+# previewed), everything else is escaped.
+_URL = re.compile(
+    r"<(?P<wrapped>https?://[^\s<>]+)>"
+    r"|(?P<url>(?:https?://|(?<![\w.@/-])(?:discord(?:app)?\.com/invite|discord\.gg)/)[^\s<>]+)",
+    re.IGNORECASE,
+)
+_URL_TRAIL = ".,:;!?'\"*_~|`"
+_INLINE = re.compile(
+    r"[\\*_~|`]"  # emphasis, spoilers, code, and the escape character itself
+    r"|(?<=\])\("  # `](` opens a masked link; `[n]` markers stay as they are
+    r"|@(?=(?:everyone|here)\b)"
+    r"|<(?=[@#/:]|a:|t:|id:)"  # user, role, channel, command, emoji, timestamp tags
+)
+# where a line starts: headings (and `-#` small print), block quotes, list items
+_LINE_START = re.compile(r"^(\s*)([#>+*-])", re.MULTILINE)
+_ORDERED_ITEM = re.compile(r"^(\s*\d+)\.(?=\s)", re.MULTILINE)
+
 
 def render_answer(answer: Answer, limit: int = MESSAGE_LIMIT) -> list[str]:
     """The answer text, a note, then `[n] Title` and its quoted passage, packed into messages."""
-    blocks = [answer.text.strip()]
+    blocks = [escape_text(answer.text.strip())]
     if answer.refused:
         blocks.append(REPHRASE_HINT)
     if answer.note:
-        blocks.append(f"-# {escape_markdown(_one_line(answer.note))}")
+        blocks.append(f"-# {escape_text(_one_line(answer.note))}")
     if answer.citations:
         blocks.append("\n**Sources**")
         blocks += [render_citation(c) for c in answer.citations]
@@ -42,12 +61,51 @@ def render_citation(c: Citation) -> str:
     title = _escape_link_text(shorten(c.title, TITLE_LIMIT) or "Untitled")
     head = f"**[{c.number}]** {f'[{title}](<{c.url}>)' if _linkable(c.url) else title}"
     where = c.publisher or c.source
-    origin = " · ".join(escape_markdown(_one_line(s)) for s in (where, c.date) if s)
+    origin = " · ".join(escape_text(_one_line(s)) for s in (where, c.date) if s)
     if origin:
         head += f" — {origin}"
     # one line: a quote that spans paragraphs would otherwise leave the "> " block
-    quote = escape_markdown(shorten(_one_line(c.quote), QUOTE_LIMIT))
+    quote = escape_text(shorten(_one_line(c.quote), QUOTE_LIMIT))
     return f"{head}\n> {quote}" if quote else head
+
+
+def escape_text(text: str) -> str:
+    """`text` as Discord shows it literally: no markup, masked links, mentions, previews or cards.
+
+    Urls stay whole (escaping would break them) and go inside `<…>`; `[n]` markers stay plain.
+    """
+    out: list[str] = []
+    pos = 0
+    for m in _URL.finditer(text):
+        url, trail = (m["wrapped"], "") if m["wrapped"] else _split_url(m["url"])
+        if not url.lower().startswith("http"):
+            url = f"https://{url}"  # an invite written without a scheme
+        out += [_escape_inline(text[pos : m.start()]), f"<{url}>", _escape_inline(trail)]
+        pos = m.end()
+    out.append(_escape_inline(text[pos:]))
+    return _escape_line_starts("".join(out))
+
+
+def _escape_inline(text: str) -> str:
+    return _INLINE.sub(r"\\\g<0>", text)
+
+
+def _escape_line_starts(text: str) -> str:
+    return _ORDERED_ITEM.sub(r"\1\\.", _LINE_START.sub(r"\1\\\2", text))
+
+
+def _split_url(url: str) -> tuple[str, str]:
+    """A url without the punctuation that ends the sentence around it (or an unmatched `)`)."""
+    end = len(url)
+    while end:
+        last = url[end - 1]
+        unmatched = last in ")]" and url.count(last, 0, end) > url.count(
+            "(" if last == ")" else "[", 0, end
+        )
+        if last not in _URL_TRAIL and not unmatched:
+            break
+        end -= 1
+    return url[:end], url[end:]
 
 
 def shorten(text: str, limit: int) -> str:
@@ -76,7 +134,9 @@ def pack(blocks: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
     current = ""
     for block in blocks:
         sep = "\n\n" if block.startswith("\n") else "\n"
-        for piece in split_text(block, limit):
+        # one character spare: a piece cut from mid-line may need its first one escaped
+        for i, piece in enumerate(split_text(block, limit - 1)):
+            piece = _as_mid_line(piece) if i else piece
             joined = f"{current}{sep}{piece}" if current else piece
             sep = "\n"
             if len(joined) <= limit:
@@ -116,8 +176,15 @@ def _one_line(text: str) -> str:
     return _SPACE.sub(" ", text or "").strip()
 
 
+def _as_mid_line(piece: str) -> str:
+    """A piece cut from the middle of a line now starts one: keep it from opening markup there."""
+    first, newline, rest = piece.partition("\n")
+    return _escape_line_starts(first) + newline + rest
+
+
 def _escape_link_text(text: str) -> str:
-    return escape_markdown(text).replace("[", "\\[").replace("]", "\\]")
+    # brackets would end the link text early; `escape_text` leaves them alone
+    return escape_text(text).replace("[", "\\[").replace("]", "\\]")
 
 
 def _linkable(url: str) -> bool:
@@ -132,7 +199,7 @@ def source_pages(articles: Sequence[Any], per_page: int = 10, limit: int = 1800)
         title = _escape_link_text(shorten(a.title, TITLE_LIMIT) or "Untitled")
         line = f"{i}. {f'[{title}](<{a.url}>)' if _linkable(a.url) else title}"
         if a.source:
-            line += f" — {escape_markdown(_one_line(a.source))}"
+            line += f" — {escape_text(_one_line(a.source))}"
         line += f" · {a.chunks} passage{'s' if a.chunks != 1 else ''}"
         page = pages[-1]
         if page and (len(page) >= per_page or len("\n".join([head, *page, line])) > limit):
@@ -152,7 +219,7 @@ def reindex_summary(report: dict[str, Any]) -> str:
     skipped = r.get("skipped_files") or []
     if skipped:
         names = ", ".join(
-            escape_markdown(str(s.get("file", s)) if isinstance(s, dict) else str(s))
+            escape_text(str(s.get("file", s)) if isinstance(s, dict) else str(s))
             for s in skipped[:5]
         )
         more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""

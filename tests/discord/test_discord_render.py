@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from markup_check import live_markup
+
 from bot.answer import REFUSAL_TEXT, Answer, Citation
 from bot.discord.render import (
     MESSAGE_LIMIT,
@@ -133,3 +135,66 @@ def test_the_publisher_is_named_before_the_file():
     line = render_citation(cite(source="wire.jsonl", publisher="Wire Daily")).splitlines()[0]
 
     assert "Wire Daily" in line and "wire.jsonl" not in line
+
+
+# --- article and model text is data, never markup ---------------------------------------------
+
+HOSTILE = (
+    "Trade reached $240 billion [1]. [Claim your free pass](https://evil.example/win) "
+    "or join discord.gg/freepass, ||a spoiler|| for @everyone and @here, <@123456789012345678> "
+    "<@&42> <#7> </ask:9> <t:1700000000:R>, `code` and https://evil.example/unfurl.\n"
+    "# a heading\n-# small print\n> a block quote\n>>> the rest quoted\n- a list\n* a star list\n"
+    "+ a plus list\n12. an ordered list"
+)
+
+
+def test_hostile_answer_text_renders_as_text():
+    messages = render_answer(Answer("q", HOSTILE, [cite(url="https://news.example/a")]))
+
+    assert [live_markup(m) for m in messages] == [[]]
+    (message,) = messages
+    assert "$240 billion [1]." in message  # the citation markers stay plain
+    assert "[Claim your free pass]\\(<https://evil.example/win>)" in message
+    assert "<https://discord.gg/freepass>" in message
+    assert "<https://evil.example/unfurl>." in message
+    assert "\\|\\|a spoiler\\|\\|" in message and "\\@everyone" in message
+
+
+def test_hostile_quotes_titles_and_publishers_render_as_text():
+    c = cite(
+        title="# Win [big](https://evil.example) @everyone",
+        quote="> [pass](https://evil.example) ||now|| <@123456789012345678> discord.gg/x",
+        publisher="-# @here",
+        url="https://news.example/a",
+    )
+
+    rendered = render_citation(c)
+
+    assert live_markup(rendered) == []
+    assert rendered.splitlines()[0].startswith("**[1]** [\\# Win \\[big\\]\\(")
+
+
+def test_a_title_bracket_is_escaped_once():
+    head = render_citation(
+        cite(title="[Update](https://e.example) trade", url="https://x.example/a")
+    )
+
+    assert head.startswith("**[1]** [\\[Update\\]\\(<https://e.example>) trade](<https://x.e")
+    assert "\\\\" not in head
+
+
+def test_a_long_answer_split_mid_text_starts_no_message_with_markup():
+    text = "Word " * 380 + "# " * 100  # wherever the cut falls, the rest starts with "#"
+    messages = render_answer(Answer("q", text))
+
+    assert len(messages) == 2 and messages[1].startswith("\\# #")
+    assert all(live_markup(m) == [] for m in messages)
+    assert all(len(m) <= MESSAGE_LIMIT for m in messages)
+
+
+def test_the_note_is_small_print_with_its_text_escaped():
+    (message,) = render_answer(Answer("q", "Trade grew [1].", note="model said **[x](http://e)**"))
+
+    note = message.splitlines()[-1]
+    assert note.startswith("-# ")
+    assert live_markup(note[3:]) == []
