@@ -4,7 +4,7 @@ A question is first stripped of how it was addressed (mentions, greetings, "plea
 words that no article could hold don't count against it. Each passage then scores
 0.5 × cosine + 0.5 × rare-word coverage of the question. The best score is lowered when the
 question names a specific number or name that no retrieved passage holds: "report number 5"
-must not be answered from report 105.
+must not be answered from report 105, nor "what did Macron say" from an article on Putin.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from bot.scoring import Idf, coverage
 from bot.text import STOPWORDS, content_terms, words
 
 # A missing number is the near-miss that misleads most ("report 105" for "report 5"): it
-# halves the score. A missing name lowers it less: names have spellings and short forms.
+# halves the score. Missing names lower it by up to half, by their share of the question's
+# rare words: names have spellings and short forms.
 MISSING_NUMBER_FACTOR = 0.5
-MISSING_NAME_WEIGHT = 0.3
+MISSING_NAME_WEIGHT = 0.5
 
 _MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b")
 _GREETING = re.compile(
@@ -128,6 +129,8 @@ def gate(question: str, passages: Sequence[NumberedPassage], idf: Idf) -> GateRe
     if numbers:
         best *= MISSING_NUMBER_FACTOR
     if names:
-        _, all_names = specifics(question)
-        best *= 1 - MISSING_NAME_WEIGHT * len(names) / len(all_names)
+        # weighed by rarity: a missing "Macron" says the passages are about someone else, a
+        # missing "US" (in half the library) says little
+        total = sum(idf(t) for t in set(terms)) or 1.0
+        best *= 1 - MISSING_NAME_WEIGHT * min(1.0, sum(idf(t) for t in names) / total)
     return GateResult(scored, best, tuple(sorted(numbers | names)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+_ACRONYM = re.compile(r"^(?:[a-z]\.)+[a-z]?$")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’$%.,-]*[A-Za-z0-9%]|[A-Za-z0-9]")
 
 _STOPWORDS_TEXT = """
@@ -37,6 +38,8 @@ def words(text: str) -> list[str]:
             if w.endswith("'s"):
                 w = w[:-2]
             w = w.lstrip("$")
+            if _ACRONYM.match(w):  # "U.S." is "US", "U.K." is "UK"
+                w = w.replace(".", "")
             if w:
                 out.append(w)
     return out

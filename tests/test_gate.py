@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.gate import missing_specifics, strip_addressing
+from bot.gate import gate, missing_specifics, strip_addressing
 from bot.passages import NumberedPassage
 from index.build import build_index
 
@@ -53,6 +53,30 @@ def test_a_name_no_passage_holds_is_missing() -> None:
     passages = [_passage("Vladimir Putin thanked Xi for the proposals.")]
 
     assert missing_specifics("What did Putin say to Macron?", passages) == (set(), {"macron"})
+
+
+def test_dotted_acronyms_are_the_same_name() -> None:
+    passages = [_passage("The U.S. box office was led by a horror film.")]
+
+    assert missing_specifics("What led the US box office?", passages) == (set(), set())
+
+
+def test_a_missing_rare_name_lowers_the_score_more_than_a_common_one() -> None:
+    passages = [
+        NumberedPassage(
+            1, "c1", "Talks", "Putin thanked Xi in the US for the plan.", "", "", "", "", 0.6
+        )
+    ]
+    idf = {"macron": 6.0, "us": 0.5}.get
+
+    rare = gate("What did Putin say to Macron?", passages, lambda t: idf(t, 2.0))
+    common = gate(
+        "What did Putin say in the UK?", passages, lambda t: idf(t, 2.0) if t != "uk" else 0.5
+    )
+    plain = gate("What did Putin say?", passages, lambda t: idf(t, 2.0))
+
+    assert rare.missing == ("macron",) and common.missing == ("uk",)
+    assert rare.best < common.best < plain.best
 
 
 @pytest.mark.parametrize(
