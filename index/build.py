@@ -172,7 +172,7 @@ def build_index(
     t0 = time.perf_counter()
     roots = list(sources) if sources else [settings.articles_dir]
     with build_lock(settings):
-        parsed = load_articles(roots)
+        parsed = load_articles(roots, settings.max_article_chars)
         report = BuildReport(articles=len(parsed.articles), skipped_files=parsed.skipped)
         if not parsed.articles:
             raise CitebotError(

@@ -16,6 +16,8 @@ class Settings(BaseSettings):
 
     # Articles and index
     articles_dir: Path = Field(Path("data/articles"), alias="ARTICLES_DIR")
+    # a longer article is skipped (and reported): 1,000,000 characters are about 1,000 passages
+    max_article_chars: int = Field(1_000_000, ge=1, alias="MAX_ARTICLE_CHARS")
     chroma_path: Path = Field(Path(".citebot/chroma"), alias="CHROMA_PATH")
     chroma_host: str | None = Field(None, alias="CHROMA_HOST")
     chroma_port: int = Field(8000, alias="CHROMA_PORT")

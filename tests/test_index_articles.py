@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from index.articles import load_articles
+from index.articles import MAX_FILE_BYTES, load_articles
 
 DATA = Path(__file__).resolve().parent / "data"
 FORMATS = DATA / "formats"
@@ -309,3 +310,229 @@ def test_jsonl_source_field_is_kept_as_the_publisher(folder: Path) -> None:
 
     assert article.publisher == "Wire Daily"
     assert article.source == "pub.jsonl"
+
+
+# 500,000 blanks or brackets: minutes with a parser quadratic in a run (40,000 blanks took 3.9 s),
+# well under a second when each character is read a bounded number of times
+PATHOLOGICAL_RUN = 500_000
+
+
+def test_a_long_run_of_blanks_inside_a_line_is_read_once(folder: Path) -> None:
+    padding = " \t" * (PATHOLOGICAL_RUN // 2)
+    (folder / "padded.txt").write_text(f"Padded Story\n\nThe story starts.{padding}It ends.\n")
+
+    (article,) = load_articles([folder]).articles
+
+    assert article.title == "Padded Story"
+    assert article.text == f"The story starts.{padding}It ends."
+
+
+@pytest.mark.parametrize("run", ["[", "!["])
+def test_a_long_run_of_link_brackets_in_markdown_is_read_once(folder: Path, run: str) -> None:
+    brackets = run * (PATHOLOGICAL_RUN // len(run))
+    (folder / "brackets.md").write_text(f"# Bracket Story\n\nThe story starts {brackets} here.\n")
+
+    (article,) = load_articles([folder]).articles
+
+    assert article.text == f"The story starts {brackets} here."
+
+
+def test_a_file_over_the_size_limit_is_skipped_before_it_is_read(folder: Path) -> None:
+    one_file(folder, "wire.jsonl")
+    with open(folder / "huge.txt", "wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: takes no disk space
+    tracemalloc.start()
+    try:
+        result = load_articles([folder])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert result.skipped == [{"file": "huge.txt", "reason": "larger than 50 MiB"}]
+    assert len(result.articles) == 3
+    assert peak < MAX_FILE_BYTES // 10
+
+
+def test_an_article_over_the_length_cap_is_skipped_with_its_reason(folder: Path) -> None:
+    long_body = "The ferry sailed again. " * 100
+    (folder / "mixed.txt").write_text(
+        f"Long Story\n\n{long_body}\n+++++\nShort Story\n\nThe ferry sailed.\n"
+    )
+
+    result = load_articles([folder], max_article_chars=1000)
+
+    assert [a.title for a in result.articles] == ["Short Story"]
+    assert result.skipped == [
+        {
+            "file": "mixed.txt",
+            "reason": "article 'Long Story' has 2,399 characters, "
+            "more than MAX_ARTICLE_CHARS (1,000)",
+        }
+    ]
+
+
+def test_a_json_line_over_the_length_cap_is_skipped_with_its_line(folder: Path) -> None:
+    lines = [{"title": "Long", "text": "Words. " * 200}, {"title": "Short", "text": "Words."}]
+    (folder / "wire.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    result = load_articles([folder], max_article_chars=1000)
+
+    assert [a.title for a in result.articles] == ["Short"]
+    assert [s["file"] for s in result.skipped] == ["wire.jsonl:1"]
+    assert "MAX_ARTICLE_CHARS" in result.skipped[0]["reason"]
+
+
+def test_markdown_front_matter_gives_title_date_and_url(folder: Path) -> None:
+    (folder / "dam.md").write_text(
+        "---\n"
+        'title: "Dam Reopens After Repairs"\n'
+        "date: 2024-04-02\n"
+        "url: https://river.example/dam\n"
+        "tags:\n  - river\n"
+        "---\n\n"
+        "The dam reopened on Tuesday after a year of repairs.\n\n"
+        "Engineers said the spillway was rebuilt.\n"
+    )
+
+    (article,) = load_articles([folder]).articles
+
+    assert (article.title, article.date, article.url) == (
+        "Dam Reopens After Repairs",
+        "2024-04-02",
+        "https://river.example/dam",
+    )
+    assert not article.title_derived
+    assert article.text.startswith("The dam reopened on Tuesday")
+    assert "title:" not in article.text
+
+
+DAM = "Dam Reopens After Repairs"
+DAM_OPENS = "The dam reopened on Tuesday after a year of repairs."
+DAM_ENDS = "Engineers will inspect the spillway every month."
+
+
+@pytest.mark.parametrize(
+    ("markdown", "text"),
+    [
+        pytest.param(
+            f"{DAM}\n{'=' * len(DAM)}\n\n{DAM_OPENS}\n\nWhat comes next\n---------------\n\n"
+            f"{DAM_ENDS}\n",
+            f"{DAM_OPENS}\n\nWhat comes next\n\n{DAM_ENDS}",
+            id="setext headings",
+        ),
+        pytest.param(
+            f"# {DAM}\n\n{DAM_OPENS}\n\n---\n\n{DAM_ENDS}\n",
+            f"{DAM_OPENS}\n\n{DAM_ENDS}",
+            id="a rule with no heading after it",
+        ),
+    ],
+)
+def test_markdown_setext_headings_and_rules_do_not_split_an_article(
+    folder: Path, markdown: str, text: str
+) -> None:
+    (folder / "dam.md").write_text(markdown)
+
+    (article,) = load_articles([folder]).articles
+
+    assert (article.title, article.text) == (DAM, text)
+
+
+def test_jsonl_published_that_is_not_a_date_is_left_out_with_a_warning(
+    folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    line = {"title": "Port Reopens", "text": "The port reopened.", "published": "not a date"}
+    (folder / "wire.jsonl").write_text(json.dumps(line) + "\n")
+
+    (article,) = load_articles([folder]).articles
+
+    assert article.date == ""
+    assert "wire.jsonl:1: 'published' 'not a date' is not a date" in caplog.text
+
+
+def test_jsonl_url_that_is_not_a_string_is_left_out_with_a_warning(
+    folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    line = {"title": "Port Reopens", "text": "The port reopened.", "url": {"href": "x"}}
+    (folder / "wire.jsonl").write_text(json.dumps(line) + "\n")
+
+    (article,) = load_articles([folder]).articles
+
+    assert article.url == ""
+    assert "wire.jsonl:1: 'url' is an object, not a string" in caplog.text
+
+
+def test_jsonl_numeric_text_is_reported_as_a_number(folder: Path) -> None:
+    (folder / "wire.jsonl").write_text('{"title": "Count", "text": 42}\n')
+
+    result = load_articles([folder])
+
+    assert result.skipped == [
+        {"file": "wire.jsonl:1", "reason": "'text' is a number, not a string"}
+    ]
+
+
+def test_a_broken_symlink_is_listed_with_its_reason(folder: Path) -> None:
+    one_file(folder, "wire.jsonl")
+    (folder / "gone.txt").symlink_to(folder / "nowhere.txt")
+
+    result = load_articles([folder])
+
+    assert result.skipped == [{"file": "gone.txt", "reason": "broken symbolic link"}]
+    assert len(result.articles) == 3
+
+
+def test_a_symlinked_folder_is_listed_with_its_reason(folder: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    one_file(elsewhere, "wire.jsonl")
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    one_file(folder, "harbour.md")
+
+    result = load_articles([folder])
+
+    assert result.skipped == [
+        {"file": "linked", "reason": "symbolic link to a folder (not followed)"}
+    ]
+    assert {a.source for a in result.articles} == {"harbour.md"}
+
+
+def test_same_file_name_under_two_roots_gives_two_articles(tmp_path: Path) -> None:
+    for name, verb in (("news", "rose"), ("wire", "fell")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "trade.txt").write_text(f"Trade Report\n\nTrade {verb} this year.\n")
+
+    articles = load_articles([tmp_path / "news", tmp_path / "wire"]).articles
+
+    assert [(a.source, a.text) for a in articles] == [
+        ("news/trade.txt", "Trade rose this year."),
+        ("wire/trade.txt", "Trade fell this year."),
+    ]
+    assert len({a.id for a in articles}) == 2
+
+
+def test_file_names_found_under_one_root_only_keep_their_ids(
+    sample_articles: Path, tmp_path: Path
+) -> None:
+    alone = load_articles([sample_articles]).articles
+    other = tmp_path / "other"
+    other.mkdir()
+    one_file(other, "wire.jsonl")
+
+    together = load_articles([sample_articles, other]).articles
+
+    assert [(a.source, a.id) for a in together[: len(alone)]] == [(a.source, a.id) for a in alone]
+
+
+def test_identical_articles_in_several_files_are_one_article(folder: Path) -> None:
+    story = "Port Reopens\n\nThe port reopened on Monday after the storm.\n"
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt"):
+        (folder / name).write_text(story if name != "c.txt" else story.upper().title())
+    (folder / "other.txt").write_text("Port Closes\n\nThe port closed on Friday.\n")
+
+    result = load_articles([folder])
+
+    assert [a.source for a in result.articles] == ["a.txt", "other.txt"]
+    assert result.skipped == [
+        {"file": name, "reason": "duplicate of a.txt ('Port Reopens'); indexed once"}
+        for name in ("b.txt", "c.txt", "d.txt")
+    ]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from index.articles import load_articles
-from index.build import build_index, chunk_all
+from index.build import build_index, chunk_all, index_stats
 from index.errors import CitebotError
 from index.sentences import split_sentences
 from index.settings import Settings
@@ -337,6 +337,75 @@ def test_sources_argument_overrides_the_articles_folder(settings, embedder) -> N
         "library.html",
         "wire.jsonl",
     }
+
+
+def trade_roots(tmp_path: Path) -> list[Path]:
+    """Two article folders that each hold a `trade.txt` with the same title."""
+    roots = []
+    for name, figure in (("news", "$200 billion"), ("wire", "$240 billion")):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "trade.txt").write_text(
+            f"Trade Report\n\nTrade between Russia and China reached {figure} a year.\n"
+        )
+        roots.append(root)
+    return roots
+
+
+def test_same_file_under_two_roots_is_indexed_twice_and_stats_agree(
+    settings, embedder, tmp_path
+) -> None:
+    report = build_index(settings, embedder, sources=trade_roots(tmp_path))
+
+    assert report.articles == 2
+    assert index_stats(settings)["articles"] == 2
+    assert sorted(p.metadata["source"] for p in stored(settings).values()) == [
+        "news/trade.txt",
+        "wire/trade.txt",
+    ]
+
+
+def test_edit_of_one_of_two_same_named_files_is_indexed(settings, embedder, tmp_path) -> None:
+    roots = trade_roots(tmp_path)
+    build_index(settings, embedder, sources=roots)
+    edited = roots[0] / "trade.txt"
+    edited.write_text(edited.read_text().replace("$200 billion", "$300 billion"))
+
+    report = build_index(settings, embedder, sources=roots)
+
+    assert report.switched
+    assert sorted(p.text for p in stored(settings).values()) == [
+        "Trade between Russia and China reached $240 billion a year.",
+        "Trade between Russia and China reached $300 billion a year.",
+    ]
+
+
+def test_copies_of_an_article_are_indexed_once(settings, sample_articles, embedder) -> None:
+    for name in ("copy-1.txt", "copy-2.txt", "copy-3.txt"):
+        shutil.copy(sample_articles / "articles-sample.txt", sample_articles / name)
+
+    report = build_index(settings, embedder)
+
+    assert report.articles == 2
+    assert {p.metadata["source"] for p in stored(settings).values()} == {"articles-sample.txt"}
+    assert report.skipped_files == [
+        {"file": name, "reason": "2 articles duplicate those of articles-sample.txt; indexed once"}
+        for name in ("copy-1.txt", "copy-2.txt", "copy-3.txt")
+    ]
+
+
+def test_article_longer_than_max_article_chars_is_skipped_and_reported(
+    tmp_path, model_cache, sample_articles, embedder
+) -> None:
+    settings = make_settings(tmp_path, model_cache, MAX_ARTICLE_CHARS=20_000)
+    (sample_articles / "long.txt").write_text("Long Story\n\n" + "The ferry sailed. " * 2000)
+
+    report = build_index(settings, embedder)
+
+    assert report.articles == 2
+    assert [s["file"] for s in report.skipped_files] == ["long.txt"]
+    assert "more than MAX_ARTICLE_CHARS (20,000)" in report.skipped_files[0]["reason"]
+    assert "long.txt" not in {p.metadata["source"] for p in stored(settings).values()}
 
 
 # ---- bad files ---------------------------------------------------------------------------
