@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     allowed_channels: Annotated[list[int], NoDecode] = Field(
         default_factory=list, alias="ALLOWED_CHANNELS"
     )
+    # servers where /reindex is offered; empty: DISCORD_DEV_GUILD alone, if set (see README)
+    admin_guilds: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="ADMIN_GUILDS")
+    # a role *id*: names are ignored, since anyone who can create roles can copy a name
     reindex_role: str | None = Field(None, alias="REINDEX_ROLE")
     # unset: one gateway connection; "auto": Discord's recommended shard count; N: N shards
     discord_shards: int | Literal["auto"] | None = Field(None, alias="DISCORD_SHARDS")
@@ -61,10 +64,12 @@ class Settings(BaseSettings):
     )
     rate_limit_per_minute: int = Field(6, ge=1, alias="RATE_LIMIT_PER_MINUTE")
     feedback_db: Path = Field(Path(".citebot/feedback.sqlite3"), alias="FEEDBACK_DB")
+    # keys the log's hashes of users and threads; unset: a random key in FEEDBACK_DB + ".key"
+    feedback_key: SecretStr | None = Field(None, alias="FEEDBACK_KEY")
 
     log_level: str = Field("INFO", alias="LOG_LEVEL")
 
-    @field_validator("allowed_channels", "discord_shard_ids", mode="before")
+    @field_validator("allowed_channels", "admin_guilds", "discord_shard_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         """`ALLOWED_CHANNELS=123,456` (commas or spaces) as well as a list."""
@@ -79,6 +84,7 @@ class Settings(BaseSettings):
         "discord_dev_guild",
         "reindex_role",
         "discord_shards",
+        "feedback_key",
         mode="before",
     )
     @classmethod
@@ -91,6 +97,14 @@ class Settings(BaseSettings):
     def _blank_key_is_none_needed(cls, value: object) -> object:
         """`LLM_API_KEY=` (as in `.env.example`): a local endpoint that wants no key."""
         return "not-needed" if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("feedback_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        """A short key could be guessed, and with it every hashed id in the log."""
+        if value is not None and len(value.get_secret_value().strip()) < 32:
+            raise ValueError("FEEDBACK_KEY must be at least 32 characters (e.g. 64 hex digits)")
+        return value
 
     @model_validator(mode="after")
     def _shards_fit(self) -> Settings:

@@ -1,4 +1,10 @@
-"""`/reindex`: the incremental index build, in the background, for server managers."""
+"""`/reindex`: the incremental index build, in the background, for the operator's servers.
+
+Admin commands are guild commands of the servers named by ADMIN_GUILDS (else the dev guild):
+elsewhere they are neither listed nor run. There, members with Manage Server may reindex, and
+members of the role whose *id* is REINDEX_ROLE: a role name would let anyone who may create
+roles in any of those servers give themselves the right.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +29,31 @@ class NotAllowedError(CitebotError):
     """The member may not run this command."""
 
 
+def reindex_role_id(setting: str | None) -> int | None:
+    """REINDEX_ROLE as a role id (digits, or a pasted `<@&id>`); None for anything else."""
+    value = (setting or "").strip().removeprefix("<@&").removesuffix(">")
+    return int(value) if value.isdigit() else None
+
+
 class AdminCog(commands.Cog):
     def __init__(self, bot: Citebot) -> None:
         self.bot = bot
         self._running: asyncio.Task[None] | None = None
+
+    @property
+    def role_id(self) -> int | None:
+        return reindex_role_id(self.bot.settings.reindex_role)
+
+    async def cog_load(self) -> None:
+        role = self.bot.settings.reindex_role
+        if role and self.role_id is None:
+            log.warning(
+                "REINDEX_ROLE=%s is not a role id: it is ignored, and only members with Manage "
+                "Server may /reindex (a role name can be copied by anyone who may create "
+                "roles). Set it to the role's id: Developer Mode on, right-click the role → "
+                "Copy Role ID.",
+                role,
+            )
 
     async def cog_unload(self) -> None:
         if self._running is not None:
@@ -39,19 +66,22 @@ class AdminCog(commands.Cog):
         await self.bot.run_guarded(interaction, self._start(interaction))
 
     def may_reindex(self, interaction: discord.Interaction) -> bool:
-        """Manage Server, or the role named by REINDEX_ROLE."""
+        """In an admin server: Manage Server, or the role whose id is REINDEX_ROLE."""
+        # the command is registered in admin servers only; a stale registration grants nothing
+        if interaction.guild_id not in self.bot.admin_guilds():
+            return False
         if interaction.permissions.manage_guild:
             return True
-        role = self.bot.settings.reindex_role
         roles = getattr(interaction.user, "roles", [])
-        return role is not None and any(r.name == role for r in roles)
+        return self.role_id is not None and any(r.id == self.role_id for r in roles)
 
     async def _start(self, interaction: discord.Interaction) -> None:
+        if interaction.guild_id not in self.bot.admin_guilds():
+            raise NotAllowedError("This server is not one the bot is administered from.")
         if not self.may_reindex(interaction):
-            role = self.bot.settings.reindex_role
             raise NotAllowedError(
                 "Only members with Manage Server"
-                + (f" or the “{role}” role" if role else "")
+                + (f" or the <@&{self.role_id}> role" if self.role_id else "")
                 + " can reindex."
             )
         if self._running is not None and not self._running.done():

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -30,6 +31,12 @@ log = logging.getLogger(__name__)
 # Threads answering at once. Extractive answers are CPU-bound (more threads than cores only
 # add contention); an LLM answerer mostly waits on the network and is served by the same count.
 ANSWER_WORKERS = 4
+
+# Pauses before each new try when Discord cannot be reached at start; then the bot gives up
+# (exit 1) and leaves further restarts to whatever runs it (systemd, Docker, a shell loop).
+CONNECT_RETRY_DELAYS = (2.0, 5.0, 10.0)
+# What a connection that never got through raises: refused, no route or DNS, timeout, 5xx.
+_UNREACHABLE = (OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.DiscordServerError)
 
 APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again shortly."
 TOKEN_HELP = (
@@ -52,6 +59,10 @@ class NotHereError(CitebotError):
     """A question asked outside the channels the bot is allowed to answer in."""
 
 
+class DiscordUnreachableError(CitebotError):
+    """Discord's API could not be reached at start, even after a few tries."""
+
+
 def bot_intents() -> discord.Intents:
     """The least that works: guilds (channels, threads), guild messages, message content.
 
@@ -71,6 +82,10 @@ class Citebot(commands.Bot):
     def __init__(
         self, settings: Settings, pipeline: Pipeline, feedback: FeedbackLog, **options: Any
     ) -> None:
+        # the bot never joins voice: discord.py's warnings about missing voice libraries
+        # (PyNaCl, davey) would only alarm the operator
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
@@ -89,11 +104,28 @@ class Citebot(commands.Bot):
         self.log_pool = ThreadPoolExecutor(1, thread_name_prefix="citebot-log")
         self.tree.on_error = self._on_app_command_error
 
+    def admin_guilds(self) -> list[int]:
+        """The servers where admin commands are offered: ADMIN_GUILDS, else the dev guild."""
+        settings = self.settings
+        if settings.admin_guilds:
+            return list(settings.admin_guilds)
+        return [settings.discord_dev_guild] if settings.discord_dev_guild else []
+
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton)
-        for cog in (AskCog(self), LibraryCog(self), AdminCog(self)):
+        cogs: list[tuple[commands.Cog, list[discord.Object]]] = [
+            (AskCog(self), []),
+            (LibraryCog(self), []),
+        ]
+        admin = [discord.Object(g) for g in self.admin_guilds()]
+        if admin:
+            # guild commands: servers not named never see /reindex at all
+            cogs.append((AdminCog(self), admin))
+        else:
+            log.info("/reindex is off: set ADMIN_GUILDS to the servers that may use it")
+        for cog, guilds in cogs:
             try:
-                await self.add_cog(cog)
+                await self.add_cog(cog, guilds=guilds or discord.utils.MISSING)
             except Exception:
                 log.exception("could not load %s", type(cog).__name__)
                 raise
@@ -105,14 +137,19 @@ class Citebot(commands.Bot):
             log.info("slash commands are synced by the process that runs shard 0")
             return
         # A dev guild gets the commands at once; global commands can take a while to appear.
-        if self.settings.discord_dev_guild:
-            guild = discord.Object(self.settings.discord_dev_guild)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("synced %d slash commands to guild %s", len(synced), guild.id)
+        dev_guild = self.settings.discord_dev_guild
+        if dev_guild:
+            self.tree.copy_global_to(guild=discord.Object(dev_guild))
         else:
             synced = await self.tree.sync()
             log.info("synced %d global slash commands", len(synced))
+        for guild_id in dict.fromkeys([*([dev_guild] if dev_guild else []), *self.admin_guilds()]):
+            try:
+                synced = await self.tree.sync(guild=discord.Object(guild_id))
+            except discord.HTTPException as error:  # e.g. the bot is not in that server
+                log.warning("could not sync slash commands to guild %s: %s", guild_id, error)
+            else:
+                log.info("synced %d slash commands to guild %s", len(synced), guild_id)
 
     async def close(self) -> None:
         await super().close()
@@ -126,16 +163,19 @@ class Citebot(commands.Bot):
         """No prefix commands: questions in messages are handled by `AskCog`'s listener."""
 
     def channel_allowed(self, channel: discord.abc.MessageableChannel | None) -> bool:
-        """Whether the allow-list (empty: everywhere) admits this channel or thread."""
+        """Whether the bot serves this channel: never a DM; in a server, what the allow-list
+        (empty: everything) names, where a thread counts if it or its channel is listed."""
+        if not _in_a_server(channel):
+            return False
         allowed = self.settings.allowed_channels
-        if not allowed:
+        if not allowed or channel.id in allowed:
             return True
-        if isinstance(channel, discord.Thread):
-            return channel.parent_id in allowed
-        return channel is not None and channel.id in allowed
+        return isinstance(channel, discord.Thread) and channel.parent_id in allowed
 
     def check_channel(self, channel: discord.abc.MessageableChannel | None) -> None:
-        """`NotHereError` naming the allowed channels, unless this one is allowed."""
+        """`NotHereError` saying where the bot answers, unless it serves this channel."""
+        if not _in_a_server(channel):
+            raise NotHereError("I only answer in servers, not in direct messages.")
         if not self.channel_allowed(channel):
             where = ", ".join(f"<#{c}>" for c in self.settings.allowed_channels)
             raise NotHereError(f"I only answer questions in {where}.")
@@ -184,6 +224,13 @@ class Citebot(commands.Bot):
         await self.report(interaction, getattr(error, "original", error))
 
 
+def _in_a_server(channel: discord.abc.MessageableChannel | None) -> bool:
+    if channel is None or isinstance(channel, discord.abc.PrivateChannel):
+        return False
+    # an uncached channel: a DM has no guild id
+    return not isinstance(channel, discord.PartialMessageable) or channel.guild_id is not None
+
+
 class ShardedCitebot(Citebot, commands.AutoShardedBot):
     """The same bot over several gateway connections (`DISCORD_SHARDS`, `DISCORD_SHARD_IDS`).
 
@@ -219,22 +266,52 @@ def require_token(settings: Settings) -> str:
 
 
 async def run_bot(settings: Settings, pipeline: Pipeline) -> None:
-    """Log in and serve Discord until the bot is closed or this task is cancelled."""
+    """Log in and serve Discord until the bot is closed or this task is cancelled.
+
+    Logging in is tried again after each of `CONNECT_RETRY_DELAYS` while Discord cannot be
+    reached, then `DiscordUnreachableError`. Once connected, discord.py itself reconnects.
+    """
     token = require_token(settings)
-    feedback = FeedbackLog(settings.feedback_db)
-    async with make_bot(settings, pipeline, feedback) as bot:
-        try:
-            await bot.start(token)
-        except discord.LoginFailure:
-            raise ConfigError(
-                "Discord rejected DISCORD_TOKEN; reset the bot's token in the developer portal "
-                "and update .env."
-            ) from None
-        except discord.PrivilegedIntentsRequired:
-            raise ConfigError(
-                "Switch on the Message Content Intent under Bot → Privileged Gateway Intents in "
-                "the developer portal, then start the bot again."
-            ) from None
+    feedback = FeedbackLog.from_settings(settings)
+    tries = len(CONNECT_RETRY_DELAYS) + 1
+    for attempt in range(1, tries + 1):
+        # a fresh bot each time: a failed login leaves discord.py's HTTP session half set up
+        async with make_bot(settings, pipeline, feedback) as bot:
+            try:
+                await bot.login(token)
+            except _UNREACHABLE as error:
+                reason = str(error) or type(error).__name__
+            except discord.LoginFailure:
+                raise ConfigError(
+                    "Discord rejected DISCORD_TOKEN; reset the bot's token in the developer "
+                    "portal and update .env."
+                ) from None
+            else:
+                await _connect(bot)
+                return
+        if attempt == tries:
+            break
+        delay = CONNECT_RETRY_DELAYS[attempt - 1]
+        log.warning(
+            "could not reach Discord (%s); trying again in %g s (try %d of %d)",
+            reason, delay, attempt + 1, tries,
+        )  # fmt: skip
+        await asyncio.sleep(delay)
+    raise DiscordUnreachableError(
+        f"could not reach Discord after {tries} tries ({reason}). Check that this machine is "
+        "online and may reach discord.com on port 443 (DNS, proxy, firewall) and "
+        "https://discordstatus.com, then start the bot again."
+    )
+
+
+async def _connect(bot: Citebot) -> None:
+    try:
+        await bot.connect()
+    except discord.PrivilegedIntentsRequired:
+        raise ConfigError(
+            "Switch on the Message Content Intent under Bot → Privileged Gateway Intents in "
+            "the developer portal, then start the bot again."
+        ) from None
 
 
 def run(settings: Settings) -> int:

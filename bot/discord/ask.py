@@ -14,7 +14,9 @@ from discord.ext import commands
 from discord.utils import escape_markdown
 
 from bot.answer import Answer
+from bot.discord.chatter import asks_something, thanks
 from bot.discord.offload import in_thread
+from bot.discord.ratelimit import RateLimitedError, RateLimiter
 from bot.discord.render import NO_PINGS, render_answer, shorten, thread_name
 from bot.discord.views import vote_view
 from bot.pipeline import clean_question
@@ -35,6 +37,8 @@ class AskCog(commands.Cog):
 
     def __init__(self, bot: Citebot) -> None:
         self.bot = bot
+        # 👍 for thanks costs an API call too: no more of them per user than questions
+        self._reactions = RateLimiter(bot.settings.rate_limit_per_minute)
 
     @app_commands.command(name="ask")
     @app_commands.describe(
@@ -51,11 +55,24 @@ class AskCog(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         question = self._addressed(message)
-        if question is not None:
-            await self.bot.run_guarded(message, self._ask_message(message, question))
+        if question is None:
+            return
+        if self.bot.user.id not in message.raw_mentions and not asks_something(question):
+            # small talk in the bot's thread: no answer, and not counted against the limit
+            if thanks(question):
+                await self._acknowledge(message)
+            return
+        await self.bot.run_guarded(message, self._ask_message(message, question))
+
+    async def _acknowledge(self, message: discord.Message) -> None:
+        try:
+            self._reactions.hit(message.author.id)
+            await message.add_reaction("👍")
+        except (RateLimitedError, discord.HTTPException) as error:  # e.g. no Add Reactions
+            log.debug("no 👍 for message %s: %s", message.id, error)
 
     def _addressed(self, message: discord.Message) -> str | None:
-        """The question if the message asks the bot: a mention, or any message in its threads."""
+        """The text if the message is for the bot: a mention, or any message in its threads."""
         me = self.bot.user
         if (
             me is None
@@ -90,7 +107,7 @@ class AskCog(commands.Cog):
             interaction.followup.send, ephemeral=private, allowed_mentions=NO_PINGS, wait=True
         )
         if private or thread_id or not isinstance(channel, discord.TextChannel):
-            await self._deliver(followup, answer, thread_id)
+            await self._deliver(followup, answer, thread_id, private)
             return
         # the question stays in the channel; the answer and its follow-ups go in a thread on it
         await interaction.edit_original_response(
@@ -128,11 +145,20 @@ class AskCog(commands.Cog):
         return await in_thread(self.bot.answer_pool, work)
 
     async def _deliver(
-        self, send: Callable[..., Awaitable[Any]], answer: Answer, thread_id: int | None
+        self,
+        send: Callable[..., Awaitable[Any]],
+        answer: Answer,
+        thread_id: int | None,
+        private: bool = False,
     ) -> None:
-        """Log the answer, then send its messages; the last one carries the vote buttons."""
+        """Log the answer, then send its messages; the last one carries the vote buttons.
+
+        A private answer is logged outside the thread: it never becomes others' history.
+        """
         feedback = self.bot.feedback
-        answer_id = await in_thread(self.bot.log_pool, feedback.record_answer, answer, thread_id)
+        answer_id = await in_thread(
+            self.bot.log_pool, feedback.record_answer, answer, thread_id, private
+        )
         parts = render_answer(answer)
         # article urls are shown as links, never previewed (an answer must not look like an ad)
         for i, part in enumerate(parts):

@@ -28,11 +28,14 @@ class LibraryCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="sources")
+    @app_commands.guild_only()
     async def sources(self, interaction: discord.Interaction) -> None:
         """List the indexed articles that answers are drawn from."""
         await self.bot.run_guarded(interaction, self._sources(interaction))
 
     async def _sources(self, interaction: discord.Interaction) -> None:
+        # the library's titles are for the channels the bot serves, as its answers are
+        self.bot.check_channel(interaction.channel)
         articles = await asyncio.to_thread(self.bot.pipeline.sources)
         if not articles:
             await interaction.response.send_message(
@@ -55,7 +58,10 @@ class LibraryCog(commands.Cog):
     @app_commands.command(name="help")
     async def help(self, interaction: discord.Interaction) -> None:
         """How to ask me questions, and what each command does."""
-        commands_ = sorted(self.bot.tree.get_commands(), key=lambda c: c.name)
+        tree = self.bot.tree
+        # global commands, and this server's own (the admin commands where they are offered)
+        found = [*tree.get_commands(), *tree.get_commands(guild=interaction.guild)]
+        commands_ = sorted({c.name: c for c in found}.values(), key=lambda c: c.name)
         lines = "\n".join(f"`/{c.name}` — {c.description}" for c in commands_)
         mention = self.bot.user.mention if self.bot.user else "me"
         await interaction.response.send_message(

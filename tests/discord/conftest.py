@@ -9,12 +9,15 @@ from pathlib import Path
 import discord
 import pytest
 from simcord.actors import MemberActor
-from simcord.builders import ChannelHandle, GuildHandle
+from simcord.builders import ChannelHandle, GuildHandle, RoleHandle
 
 from bot.answer import Answer
 from bot.discord.app import Citebot
 from bot.discord.feedback import FeedbackLog
 from index.settings import Settings
+
+# The test server's id, pinned so that it can be named in ADMIN_GUILDS before it exists.
+NEWSROOM_ID = 1_300_000_000_000_000_001
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -25,10 +28,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def bot_settings(request: pytest.FixtureRequest, sample_index: Settings, tmp_path: Path):
-    """The sample index's settings with this test's feedback log and any marker overrides."""
+    """The sample index's settings with this test's feedback log, the test server as the admin
+    server, and any marker overrides."""
     marker = request.node.get_closest_marker("bot_settings")
     overrides = marker.kwargs if marker else {}
-    return sample_index.model_copy(update={"feedback_db": tmp_path / "feedback.db", **overrides})
+    defaults = {"feedback_db": tmp_path / "feedback.db", "admin_guilds": [NEWSROOM_ID]}
+    return sample_index.model_copy(update={**defaults, **overrides})
 
 
 @pytest.fixture
@@ -40,7 +45,7 @@ def pipeline(sample_pipeline):
 @pytest.fixture
 def make_bot(bot_settings: Settings, pipeline) -> Callable[[], Citebot]:
     """A fresh bot over the same settings, pipeline and feedback file (for restarts)."""
-    return lambda: Citebot(bot_settings, pipeline, FeedbackLog(bot_settings.feedback_db))
+    return lambda: Citebot(bot_settings, pipeline, FeedbackLog.from_settings(bot_settings))
 
 
 @pytest.fixture
@@ -57,12 +62,13 @@ class World:
     bob: MemberActor
     admin: MemberActor
     librarian: MemberActor
+    librarians: RoleHandle
 
 
 @pytest.fixture
 def world(simcord_env) -> World:
     """One server: #general and #random, two members, an admin and a member with a named role."""
-    guild = simcord_env.create_guild("Newsroom")
+    guild = simcord_env.create_guild("Newsroom", id=NEWSROOM_ID)
     managers = guild.create_role("Managers", permissions=discord.Permissions(manage_guild=True))
     librarians = guild.create_role("Librarian")
     return World(
@@ -73,6 +79,7 @@ def world(simcord_env) -> World:
         bob=guild.add_member(simcord_env.create_user("bob")),
         admin=guild.add_member(simcord_env.create_user("boss"), roles=[managers]),
         librarian=guild.add_member(simcord_env.create_user("libby"), roles=[librarians]),
+        librarians=librarians,
     )
 
 

@@ -234,11 +234,12 @@ async def test_vote_buttons_still_work_after_a_restart(simcord_env, world, make_
 # --- admin ---------------------------------------------------------------------------------
 
 
-@pytest.mark.bot_settings(reindex_role="Librarian")
 async def test_reindex_is_only_for_managers_and_the_configured_role(simcord_env, world, pipeline):
+    simcord_env.bot.settings.reindex_role = str(world.librarians.id)
+
     refused = await world.alice.slash(world.general, "reindex")
     assert refused.ephemeral and "Manage Server" in refused.response.content
-    assert "Librarian" in refused.response.content
+    assert f"<@&{world.librarians.id}>" in refused.response.content
     assert pipeline.reindexed == 0
 
     for member in (world.admin, world.librarian):

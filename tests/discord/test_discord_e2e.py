@@ -7,6 +7,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -32,10 +33,9 @@ sys.exit(main(["run"]))
 """
 
 
-@pytest.mark.asyncio
-async def test_citebot_run_answers_a_mention_with_citations(sample_index: Settings, tmp_path):
-    token = f"fake.{secrets.token_hex(16)}"
-    env = {
+def process_env(sample_index: Settings, tmp_path: Path, token: str, **more: str) -> dict:
+    """The environment of a `citebot run` process over the sample index."""
+    return {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "DISCORD_TOKEN": token,
@@ -43,8 +43,14 @@ async def test_citebot_run_answers_a_mention_with_citations(sample_index: Settin
         "CHROMA_PATH": str(sample_index.chroma_path),
         "MODEL_CACHE": str(sample_index.model_cache),
         "FEEDBACK_DB": str(tmp_path / "feedback.db"),
-        "LOG_LEVEL": "DEBUG",
+        **more,
     }
+
+
+@pytest.mark.asyncio
+async def test_citebot_run_answers_a_mention_with_citations(sample_index: Settings, tmp_path):
+    token = f"fake.{secrets.token_hex(16)}"
+    env = process_env(sample_index, tmp_path, token, LOG_LEVEL="DEBUG")
     async with FakeDiscord(token, TRADE) as fake:
         bot = await asyncio.create_subprocess_exec(
             sys.executable, "-c", LAUNCH, fake.api_base, fake.gateway_url,
@@ -74,9 +80,50 @@ async def test_citebot_run_answers_a_mention_with_citations(sample_index: Settin
     buttons = [c["custom_id"] for row in answer["components"] for c in row["components"]]
     assert buttons == ["citebot:vote:1:up", "citebot:vote:1:down"]
     assert fake.bad_auth == []
-    assert "synced 4 global slash commands" in logs
-    assert fake.synced == {"global": ["ask", "help", "reindex", "sources"]}
+    # admin commands only where ADMIN_GUILDS (or the dev guild) say: here, nowhere
+    assert "synced 3 global slash commands" in logs and "/reindex is off" in logs
+    assert fake.synced == {"global": ["ask", "help", "sources"]}
+    assert "PyNaCl" not in logs and "voice will NOT be supported" not in logs, [
+        line for line in logs.splitlines() if "PyNaCl" in line
+    ]
     assert token not in logs
+
+
+@pytest.mark.asyncio
+async def test_citebot_run_without_discord_says_so_in_one_line_and_exits_1(
+    sample_index: Settings, tmp_path
+):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # two quick retries instead of the real pauses
+    launch = LAUNCH.replace(
+        "from bot.cli import main",
+        "import bot.discord.app\nbot.discord.app.CONNECT_RETRY_DELAYS = (0.1, 0.2)\n"
+        "from bot.cli import main",
+    )
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", launch,
+        f"http://127.0.0.1:{port}/api/v10", f"ws://127.0.0.1:{port}/gateway",
+        cwd=tmp_path, env=process_env(sample_index, tmp_path, "t"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(bot.communicate(), timeout=120)
+
+    logs = (out + err).decode()
+    lines = logs.splitlines()
+    assert bot.returncode == 1, logs
+    (error,) = [line for line in lines if line.startswith("error:")]
+    assert error.startswith("error: could not reach Discord after 3 tries (")
+    assert "discord.com" in error and "discordstatus.com" in error
+    retries = [line for line in lines if "could not reach Discord" in line and "WARNING" in line]
+    assert [r.split("trying again in ")[1] for r in retries] == [
+        "0.1 s (try 2 of 3)",
+        "0.2 s (try 3 of 3)",
+    ]
+    assert "Traceback" not in logs and "PyNaCl" not in logs and "voice" not in logs
+    assert "Unclosed" not in logs
+    assert len(lines) <= 8, logs
 
 
 def test_without_a_token_run_says_how_to_get_one(tmp_path):
@@ -191,5 +238,5 @@ async def test_auto_sharding_takes_discords_recommended_count(sample_pipeline, t
     fake = await serve_until_answered(settings, sample_pipeline, fake_urls, recommended_shards=2)
 
     assert fake.identified == [[0, 2], [1, 2]]
-    assert fake.synced == {"global": ["ask", "help", "reindex", "sources"]}
+    assert fake.synced == {"global": ["ask", "help", "sources"]}
     assert any("$240 billion" in m["content"] for m in fake.posted)
