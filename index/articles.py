@@ -135,13 +135,14 @@ def _read_text(path: Path) -> str:
 
 
 _ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+_WRITTEN_DATES = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y")
 
 
 def clean_date(value: object) -> str | None:
     """`value` as a citation date, or None when it holds no calendar date.
 
-    What is kept is what the retrieval's recency prior reads (a year-month-day somewhere in the
-    text); an RFC 2822 date ("Mon, 11 Mar 2024 10:00:00 GMT") is rewritten as ISO 8601.
+    A year-month-day anywhere in the text (what the retrieval's recency prior reads) is kept as
+    written; an RFC 2822 date or a written one ("May 5, 2024") is rewritten as ISO 8601.
     """
     if not isinstance(value, str):
         return None
@@ -152,6 +153,11 @@ def clean_date(value: object) -> str | None:
         except ValueError:
             return None
         return value.strip()
+    for form in _WRITTEN_DATES:
+        try:
+            return datetime.datetime.strptime(value.strip(), form).date().isoformat()
+        except ValueError:
+            pass
     try:
         return parsedate_to_datetime(value).isoformat()
     except (TypeError, ValueError, IndexError):
@@ -268,7 +274,7 @@ def _split_on_rules(block: str) -> list[str]:
         if _is_rule(line):
             rule = True
         elif line.strip():
-            if rule and _HEADING.match(line) and pieces[-1]:
+            if rule and _HEADING.match(line) and any(x.strip() for x in pieces[-1]):
                 pieces.append([])
             rule = False
             pieces[-1].append(line)

@@ -449,6 +449,19 @@ def test_jsonl_published_that_is_not_a_date_is_left_out_with_a_warning(
     assert "wire.jsonl:1: 'published' 'not a date' is not a date" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("published", "date"),
+    [("2024-03-11", "2024-03-11"), ("May 5, 2024", "2024-05-05"), ("5 May 2024", "2024-05-05")],
+)
+def test_jsonl_published_date_as_written_is_kept(folder: Path, published: str, date: str) -> None:
+    line = {"title": "Port Reopens", "text": "The port reopened.", "published": published}
+    (folder / "wire.jsonl").write_text(json.dumps(line) + "\n")
+
+    (article,) = load_articles([folder]).articles
+
+    assert article.date == date
+
+
 def test_jsonl_url_that_is_not_a_string_is_left_out_with_a_warning(
     folder: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
