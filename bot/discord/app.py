@@ -113,19 +113,19 @@ class Citebot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton)
-        cogs: list[tuple[commands.Cog, list[discord.Object]]] = [
-            (AskCog(self), []),
-            (LibraryCog(self), []),
+        cogs: list[tuple[commands.Cog, dict[str, Any]]] = [
+            (AskCog(self), {}),
+            (LibraryCog(self), {}),
         ]
         admin = [discord.Object(g) for g in self.admin_guilds()]
         if admin:
             # guild commands: servers not named never see /reindex at all
-            cogs.append((AdminCog(self), admin))
+            cogs.append((AdminCog(self), {"guilds": admin}))
         else:
             log.info("/reindex is off: set ADMIN_GUILDS to the servers that may use it")
-        for cog, guilds in cogs:
+        for cog, scope in cogs:
             try:
-                await self.add_cog(cog, guilds=guilds or discord.utils.MISSING)
+                await self.add_cog(cog, **scope)
             except Exception:
                 log.exception("could not load %s", type(cog).__name__)
                 raise
@@ -225,6 +225,7 @@ class Citebot(commands.Bot):
 
 
 def _in_a_server(channel: discord.abc.MessageableChannel | None) -> bool:
+    """Whether a channel belongs to a server: not a DM nor a group DM."""
     if channel is None or isinstance(channel, discord.abc.PrivateChannel):
         return False
     # an uncached channel: a DM has no guild id
@@ -274,7 +275,7 @@ async def run_bot(settings: Settings, pipeline: Pipeline) -> None:
     token = require_token(settings)
     feedback = FeedbackLog.from_settings(settings)
     tries = len(CONNECT_RETRY_DELAYS) + 1
-    for attempt in range(1, tries + 1):
+    for attempt, delay in enumerate((*CONNECT_RETRY_DELAYS, None), start=1):
         # a fresh bot each time: a failed login leaves discord.py's HTTP session half set up
         async with make_bot(settings, pipeline, feedback) as bot:
             try:
@@ -289,9 +290,8 @@ async def run_bot(settings: Settings, pipeline: Pipeline) -> None:
             else:
                 await _connect(bot)
                 return
-        if attempt == tries:
+        if delay is None:
             break
-        delay = CONNECT_RETRY_DELAYS[attempt - 1]
         log.warning(
             "could not reach Discord (%s); trying again in %g s (try %d of %d)",
             reason, delay, attempt + 1, tries,
