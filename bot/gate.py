@@ -93,7 +93,8 @@ def _number(token: str) -> str | None:
 
 def specifics(question: str) -> tuple[set[str], set[str]]:
     """The numbers and the names (stemmed) that a question is specifically about."""
-    numbers = {n for w in words(question) if (n := _number(w)) is not None}
+    # only figures written in digits: a question's "one of several lawsuits" names no number
+    numbers = {n for w in words(question) if w[:1].isdigit() and (n := _number(w)) is not None}
     names: set[str] = set()
     for i, m in enumerate(_CAPWORD.finditer(question)):
         word = m[0]

@@ -49,6 +49,15 @@ def test_number_words_and_digits_are_one_number() -> None:
     assert missing_specifics("What did the 6 witnesses say?", passages) == (set(), set())
 
 
+def test_number_words_in_a_question_are_not_specific() -> None:
+    passages = [_passage("Alex Jones faces several lawsuits over his Sandy Hook claims.")]
+
+    assert missing_specifics("Which topic is at the center of one of the lawsuits?", passages) == (
+        set(),
+        set(),
+    )
+
+
 def test_a_name_no_passage_holds_is_missing() -> None:
     passages = [_passage("Vladimir Putin thanked Xi for the proposals.")]
 
