@@ -85,6 +85,7 @@ class Pipeline:
                 settings.llm_model,
                 settings.llm_api_key.get_secret_value(),
                 settings.llm_timeout_seconds,
+                settings.llm_max_tokens,
             )
         self.chain = build_chain(
             self.retriever, self.answerer, extractive, settings.relevance_threshold

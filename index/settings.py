@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     llm_model: str = Field("gpt-4o-mini", alias="LLM_MODEL")
     llm_api_key: SecretStr = Field(SecretStr("not-needed"), alias="LLM_API_KEY")
     llm_timeout_seconds: float = Field(20.0, gt=0, alias="LLM_TIMEOUT_SECONDS")
+    llm_max_tokens: int = Field(400, ge=16, alias="LLM_MAX_TOKENS")
 
     # Discord
     discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")

@@ -22,12 +22,20 @@ def passage_number(prompt: str, needle: str) -> int | None:
 
 
 class FakeLLM:
-    """Serves /v1/chat/completions; `responder` decides each reply; requests are recorded."""
+    """Serves /v1/chat/completions; `responder` decides each reply; requests are recorded.
+
+    `delay` waits before answering; `trickle` sends the response a byte at a time, that many
+    seconds apart (a server that is slow but never silent long enough for a read timeout).
+    `headers` holds each request's headers, names in lower case.
+    """
 
     def __init__(self) -> None:
         self.responder: Responder = lambda prompt: (200, "")
         self.delay = 0.0
+        self.trickle = 0.0
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
+        self.hung_up = 0  # responses the client stopped reading (it timed out and closed)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +45,7 @@ class FakeLLM:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append(body)
+                fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                 prompt = "\n".join(str(m.get("content", "")) for m in body["messages"])
                 if fake.delay:
                     time.sleep(fake.delay)
@@ -66,13 +75,27 @@ class FakeLLM:
                     )
                 data = payload.encode()
                 try:
+                    if fake.trickle:
+                        self._trickle(status, data)
+                        return
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out
-                    pass
+                    fake.hung_up += 1
+
+            def _trickle(self, status: int, data: bytes) -> None:
+                head = (
+                    f"HTTP/1.0 {status} X\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n"
+                )
+                response = head.encode() + data
+                for i in range(len(response)):
+                    self.wfile.write(response[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(fake.trickle)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

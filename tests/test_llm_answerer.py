@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import pytest
 
 from bot.answer import REFUSAL_TEXT
+from bot.answerers.llm import MAX_REPLY_CHARS, cut_reply, redact
 from bot.pipeline import Pipeline
 from bot.retrieval import SearchIndex
 from index.store import open_index
 from tests.fake_llm import FakeLLM, passage_number
 
 TRADE_Q = "How much was trade between Russia and China last year?"
+SECRET = "sk-proj-Zq8vT3xLm2Kp9Rw4Yb7Nc1Hd6Fs0Gj5"
+LLM_DOWN_NOTE = (
+    "The language model could not be reached, so this answer quotes the articles directly."
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +35,27 @@ def llm_pipeline(sample_index, embedder, llm):
             "llm_base_url": llm.url,
             "llm_model": "fake-model",
             "llm_timeout_seconds": 1.0,
+            "llm_max_tokens": 123,
         }
     )
     return Pipeline(settings, embedder, SearchIndex(open_index(settings)))
 
 
+@pytest.fixture(scope="module")
+def keyed_pipeline(llm_pipeline):
+    """The same endpoint, called with a secret API key."""
+    from pydantic import SecretStr
+
+    settings = llm_pipeline.settings.model_copy(update={"llm_api_key": SecretStr(SECRET)})
+    return Pipeline(settings, llm_pipeline.embedder, llm_pipeline.index)
+
+
 @pytest.fixture(autouse=True)
 def _reset(llm):
-    llm.delay = 0.0
+    llm.delay = llm.trickle = 0.0
+    llm.hung_up = 0
     llm.requests.clear()
+    llm.headers.clear()
 
 
 def _cite(needle: str, text: str):
@@ -140,3 +160,95 @@ def test_followups_are_rewritten_by_the_model(llm, llm_pipeline):
     answer = llm_pipeline.ask("and the year before?", [(TRADE_Q, "It was $240 billion. [1]")])
     assert answer.standalone_question.startswith("How much was trade between Russia and China")
     assert not answer.refused
+
+
+# --- the call is bounded: deadline, tokens, reply length, secrets ------------------------------
+
+
+def test_a_trickling_endpoint_is_cut_off_at_the_deadline(llm, llm_pipeline):
+    # a byte every 0.3 s never trips a per-read timeout of 1 s; the reply would take minutes
+    llm.trickle = 0.3
+    llm.responder = _cite("$240 billion", "Trade reached $240 billion [{n}].")
+
+    answer = llm_pipeline.ask(TRADE_Q)
+
+    assert answer.note == LLM_DOWN_NOTE
+    assert any("$240 billion" in c.quote for c in answer.citations)
+    # a correctness bound (deadline 1 s), not a speed benchmark
+    assert answer.latency_ms < 1000 * (1.0 + 5)
+    # the call was given up, not left reading in the background: the server sees the hang-up
+    for _ in range(50):
+        if llm.hung_up:
+            break
+        time.sleep(0.1)
+    assert llm.hung_up == 1
+
+
+def test_max_tokens_is_sent(llm, llm_pipeline):
+    llm.responder = _cite("$240 billion", "Trade reached $240 billion [{n}].")
+
+    llm_pipeline.ask(TRADE_Q)
+
+    body = llm.requests[-1]
+    # langchain-openai sends it under OpenAI's current name, max_completion_tokens
+    assert body.get("max_completion_tokens", body.get("max_tokens")) == 123
+
+
+def test_a_huge_reply_is_cut_at_a_sentence_before_it_is_checked(llm, llm_pipeline, monkeypatch):
+    claim = "Trade between Russia and China reached $240 billion last year [{n}]. "
+    llm.responder = _cite("$240 billion", claim * 15_000)  # about 1 MB
+    checked = []  # the drafts the chain hands on to the citation check
+    answer_with = llm_pipeline.answerer.answer
+
+    def spy(*args):
+        draft = answer_with(*args)
+        checked.append(draft.text)
+        return draft
+
+    monkeypatch.setattr(llm_pipeline.answerer, "answer", spy)
+
+    answer = llm_pipeline.ask(TRADE_Q)
+
+    (text,) = checked
+    assert len(text) <= MAX_REPLY_CHARS and text.endswith("last year [1].")
+    assert not answer.refused and "$240 billion" in answer.text
+
+
+def test_a_provider_error_echoing_the_key_is_logged_and_noted_without_it(
+    llm, keyed_pipeline, caplog
+):
+    def echo_auth(prompt: str):
+        auth = llm.headers[-1].get("authorization", "")
+        return 401, f"Incorrect API key provided: {SECRET}. Request headers: Authorization: {auth}"
+
+    llm.responder = echo_auth
+
+    with caplog.at_level(logging.DEBUG):
+        answer = keyed_pipeline.ask(TRADE_Q)
+
+    assert SECRET in llm.headers[-1]["authorization"]  # the server did see and echo it
+    assert answer.note == LLM_DOWN_NOTE
+    assert "401" in caplog.text  # the failure is logged, the key is not
+    assert SECRET not in caplog.text and SECRET[:12] not in caplog.text
+    assert SECRET not in answer.note
+
+
+def test_redact_hides_keys_tokens_and_the_configured_secret():
+    text = (
+        'Authorization: Bearer abc.def-123 {"api_key": "k-9f8e7d6c"} sk-live_12345678abcd '
+        "custom-secret-value"
+    )
+
+    redacted = redact(text, "custom-secret-value", "")
+
+    assert redacted == (
+        'Authorization: Bearer [redacted] {"api_key": "[redacted]"} sk-[redacted] [redacted]'
+    )
+
+
+def test_a_long_reply_without_sentence_ends_is_cut_between_words():
+    text = "word " * 2000
+
+    cut = cut_reply(text, 100)
+
+    assert len(cut) <= 100 and cut.split() == ["word"] * len(cut.split())
