@@ -28,28 +28,31 @@ def _pipeline(settings: Settings):
 
 
 def chat_loop(pipeline, read=input, write=click.echo, as_of: date | None = None) -> None:
-    """A REPL with history; each turn runs the same pipeline as the bot."""
+    """A REPL with history: a thin front end over the same conversation core as the bot."""
+    from bot.conversation import ConversationService, MemoryLog
     from bot.errors import BadQuestionError
+    from bot.questions import MAX_QUESTION_CHARS
     from bot.render import render_text
 
+    chat = ConversationService(pipeline, MemoryLog(), max_question_chars=MAX_QUESTION_CHARS)
     write("Ask about the articles (empty line or Ctrl-D to quit).")
-    history: list[tuple[str, str]] = []
-    while True:
-        try:
-            question = read("\n? ")
-        except (EOFError, KeyboardInterrupt):
-            write("")
-            return
-        if not question.strip():
-            return
-        try:
-            answer = pipeline.ask(question, history, as_of=as_of)
-        except BadQuestionError as exc:
-            write(str(exc))
-            continue
-        write(render_text(answer))
-        if not answer.refused:
-            history = [*history, (answer.question, answer.text)][-4:]
+    try:
+        while True:
+            try:
+                question = read("\n? ")
+            except (EOFError, KeyboardInterrupt):
+                write("")
+                return
+            if not question.strip():
+                return
+            try:
+                answered = chat.ask_now(question, "terminal", "terminal", as_of=as_of)
+            except BadQuestionError as exc:
+                write(str(exc))
+                continue
+            write(render_text(answered.answer))
+    finally:
+        chat.close()
 
 
 @click.group(invoke_without_command=True)

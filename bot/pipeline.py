@@ -13,9 +13,8 @@ from datetime import date
 from bot.answer import Answer
 from bot.answerers.extractive import ExtractiveAnswerer
 from bot.chain import build_chain
-from bot.errors import BadQuestionError
+from bot.questions import clean_question
 from bot.retrieval import HybridRetriever, SearchIndex
-from bot.text import has_words
 from index.embeddings import Embedder, load_embedder
 from index.errors import ConfigError
 from index.settings import Settings
@@ -23,7 +22,6 @@ from index.store import open_index
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 2000
 # how often a question first checks whether a build elsewhere switched the live index
 POINTER_CHECK_SECONDS = 15.0
 
@@ -34,24 +32,6 @@ class ArticleInfo:
     url: str
     source: str
     chunks: int
-
-
-def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
-    """The question as it will be asked, or `BadQuestionError` saying what is wrong with it.
-
-    Front ends may ask for a tighter limit (the Discord bot allows 1,000 characters).
-    """
-    q = " ".join((question or "").split())
-    if not q:
-        raise BadQuestionError("Please ask a question, e.g. “How big was Russia–China trade?”")
-    if len(q) > max_chars:
-        raise BadQuestionError(
-            f"That question is {len(q):,} characters long; please keep it under "
-            f"{max_chars:,} so I can search for it well."
-        )
-    if not has_words(q):
-        raise BadQuestionError("I need words to search the articles: please ask in a sentence.")
-    return q
 
 
 class Pipeline:
@@ -104,10 +84,20 @@ class Pipeline:
         `as_of` asks the library as it stood on that day (later articles left out, recency
         counted from then); by default it is asked as of its newest article.
         """
-        q = clean_question(question)
+        return self.answer(clean_question(question), history, as_of)
+
+    def answer(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        as_of: date | None = None,
+    ) -> Answer:
+        """`ask` for a question already admitted by `clean_question` (the conversation core's
+        path); the history is taken as given."""
+        q = question
         self.index.refresh_every(self.pointer_check_seconds)
         t0 = time.perf_counter()
-        out = self.chain.invoke({"question": q, "history": list(history)[-4:], "as_of": as_of})
+        out = self.chain.invoke({"question": q, "history": list(history), "as_of": as_of})
         return Answer(
             question=q,
             text=out["answer"],

@@ -168,6 +168,6 @@ class ChatAnswerer:
         return Draft(text)
 
     def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
-        lines = "\n".join(f"Q: {q}\nA: {a}" for q, a in history[-3:])
+        lines = "\n".join(f"Q: {q}\nA: {a}" for q, a in history)
         text = self._complete([("human", REWRITE_PROMPT.format(history=lines, question=question))])
         return text.splitlines()[0].strip()[:500] or question

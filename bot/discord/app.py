@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from typing import Any, Protocol
 
 import aiohttp
@@ -16,11 +16,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answer import Answer
+from bot.conversation import ConversationService
 from bot.discord.admin import AdminCog
 from bot.discord.ask import AskCog
 from bot.discord.feedback import FeedbackLog
 from bot.discord.library import LibraryCog
-from bot.discord.ratelimit import RateLimiter
 from bot.discord.render import NO_PINGS
 from bot.discord.views import VoteButton
 from index.errors import CitebotError, ConfigError
@@ -28,9 +28,9 @@ from index.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Threads answering at once. Extractive answers are CPU-bound (more threads than cores only
-# add contention); an LLM answerer mostly waits on the network and is served by the same count.
-ANSWER_WORKERS = 4
+# Discord's own limit on a question (the library's is 2,000): a message is 2,000 at most, and
+# the answer's thread header quotes the question.
+MAX_QUESTION_CHARS = 1000
 
 # Pauses before each new try when Discord cannot be reached at start; then the bot gives up
 # (exit 1) and leaves further restarts to whatever runs it (systemd, Docker, a shell loop).
@@ -50,7 +50,9 @@ TOKEN_HELP = (
 class Pipeline(Protocol):
     """What the bot needs from `bot.pipeline.Pipeline`; every method blocks."""
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer: ...
+    def answer(
+        self, question: str, history: Sequence[tuple[str, str]] = (), as_of: date | None = None
+    ) -> Answer: ...
     def sources(self) -> list[Any]: ...
     def reindex(self) -> dict: ...
 
@@ -96,12 +98,15 @@ class Citebot(commands.Bot):
         self.settings = settings
         self.pipeline = pipeline
         self.feedback = feedback
-        self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-        # Model work gets its own threads, and the SQLite log one more, so that logging an
-        # answer or a vote never queues behind a crowd of questions (nor does aiohttp's DNS,
-        # which uses the loop's default executor).
-        self.answer_pool = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="citebot-answer")
-        self.log_pool = ThreadPoolExecutor(1, thread_name_prefix="citebot-log")
+        # admission, history, answering and the log: the same core as every front end; its
+        # thread pools keep model work and logging off the event loop (and apart from
+        # aiohttp's DNS, which uses the loop's default executor)
+        self.conversations = ConversationService(
+            pipeline,
+            feedback,
+            max_question_chars=MAX_QUESTION_CHARS,
+            rate_limit_per_minute=settings.rate_limit_per_minute,
+        )
         self.tree.on_error = self._on_app_command_error
 
     def admin_guilds(self) -> list[int]:
@@ -153,8 +158,7 @@ class Citebot(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
-        self.answer_pool.shutdown(wait=False, cancel_futures=True)
-        self.log_pool.shutdown(wait=False, cancel_futures=True)
+        self.conversations.close()
 
     async def on_ready(self) -> None:
         log.info("logged in as %s (id %s) in %d servers", self.user, self.user.id, len(self.guilds))

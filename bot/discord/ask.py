@@ -15,25 +15,21 @@ from discord.utils import escape_markdown
 
 from bot.answer import Answer
 from bot.discord.chatter import asks_something, thanks
-from bot.discord.offload import in_thread
-from bot.discord.ratelimit import RateLimitedError, RateLimiter
 from bot.discord.render import NO_PINGS, render_answer, shorten, thread_name
 from bot.discord.views import vote_view
-from bot.pipeline import clean_question
+from bot.ratelimit import RateLimitedError, RateLimiter
 
 if TYPE_CHECKING:
     from bot.discord.app import Citebot
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 1000
-HISTORY_TURNS = 4
 # the header left in the channel above a /ask thread: the question, shortened
 HEADER_LIMIT = 1900
 
 
 class AskCog(commands.Cog):
-    """Every way of asking ends in `_answer` (off the event loop) and `_deliver`."""
+    """Every way of asking is admitted and answered by the conversation core, then `_deliver`."""
 
     def __init__(self, bot: Citebot) -> None:
         self.bot = bot
@@ -89,23 +85,22 @@ class AskCog(commands.Cog):
             return None
         return re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
 
-    def _admit(self, user_id: int, question: str) -> None:
+    def _admit(self, user_id: int, question: str) -> str:
         """Guardrails before any work (and before "thinking…", so refusals stay private)."""
-        clean_question(question, MAX_QUESTION_CHARS)  # empty, wordless or too long
-        self.bot.rate_limiter.hit(user_id)
+        return self.bot.conversations.admit(user_id, question)
 
     async def _ask_slash(
         self, interaction: discord.Interaction, question: str, private: bool
     ) -> None:
         self.bot.check_channel(interaction.channel)
-        self._admit(interaction.user.id, question)
+        asked = self._admit(interaction.user.id, question)
         await interaction.response.defer(ephemeral=private, thinking=True)
         channel = interaction.channel
         thread_id = channel.id if isinstance(channel, discord.Thread) else None
-        answer = await self._answer(question, thread_id)
         followup = partial(
             interaction.followup.send, ephemeral=private, allowed_mentions=NO_PINGS, wait=True
         )
+        answer = await self.bot.conversations.answer(asked, thread_id)
         if private or thread_id or not isinstance(channel, discord.TextChannel):
             await self._deliver(followup, answer, thread_id, private)
             return
@@ -121,11 +116,11 @@ class AskCog(commands.Cog):
             await self._deliver(partial(thread.send, allowed_mentions=NO_PINGS), answer, thread.id)
 
     async def _ask_message(self, message: discord.Message, question: str) -> None:
-        self._admit(message.author.id, question)
+        asked = self._admit(message.author.id, question)
         channel = message.channel
         thread = channel if isinstance(channel, discord.Thread) else None
         async with channel.typing():
-            answer = await self._answer(question, thread.id if thread else None)
+            answer = await self.bot.conversations.answer(asked, thread.id if thread else None)
         if thread is None:
             thread = await _open_thread(message, question)
         if thread is None:
@@ -133,16 +128,6 @@ class AskCog(commands.Cog):
             await self._deliver(send, answer, None)
         else:
             await self._deliver(partial(thread.send, allowed_mentions=NO_PINGS), answer, thread.id)
-
-    async def _answer(self, question: str, thread_id: int | None) -> Answer:
-        """The pipeline's answer, with the thread's earlier turns; run in an answer thread."""
-
-        def work() -> Answer:
-            feedback = self.bot.feedback
-            history = feedback.thread_history(thread_id, HISTORY_TURNS) if thread_id else []
-            return self.bot.pipeline.ask(question, history)
-
-        return await in_thread(self.bot.answer_pool, work)
 
     async def _deliver(
         self,
@@ -155,10 +140,7 @@ class AskCog(commands.Cog):
 
         A private answer is logged outside the thread: it never becomes others' history.
         """
-        feedback = self.bot.feedback
-        answer_id = await in_thread(
-            self.bot.log_pool, feedback.record_answer, answer, thread_id, private
-        )
+        answer_id = await self.bot.conversations.record(answer, thread_id, private)
         parts = render_answer(answer)
         # article urls are shown as links, never previewed (an answer must not look like an ad)
         for i, part in enumerate(parts):

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.discord.offload import in_thread
 from bot.discord.render import NO_PINGS
 
 if TYPE_CHECKING:
@@ -46,9 +45,8 @@ class VoteButton(
         await interaction.client.run_guarded(interaction, self._record(interaction))
 
     async def _record(self, interaction: discord.Interaction[Citebot]) -> None:
-        bot = interaction.client
-        previous = await in_thread(
-            bot.log_pool, bot.feedback.vote, self.answer_id, interaction.user.id, self.value
+        previous = await interaction.client.conversations.vote(
+            self.answer_id, interaction.user.id, self.value
         )
         emoji = VOTES[self.vote][1]
         if previous == self.value:

@@ -84,7 +84,7 @@ def world(simcord_env) -> World:
 
 
 class Spy:
-    """The real pipeline, recording every call; `fail`/`rewrite` change what `ask` does."""
+    """The real pipeline, recording every call; `fail`/`rewrite` change what `answer` does."""
 
     def __init__(self, real) -> None:
         self.real = real
@@ -95,12 +95,14 @@ class Spy:
         self.rewrite: Callable[[Answer], Answer] | None = None
         self.on_reindex: Callable[[], None] | None = None
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
+    def answer(
+        self, question: str, history: Sequence[tuple[str, str]] = (), as_of=None
+    ) -> Answer:
         self.asked.append((question, list(history)))
         if self.fail is not None:
             error, self.fail = self.fail, None
             raise error
-        answer = self.real.ask(question, history)
+        answer = self.real.answer(question, history, as_of)
         self.answers.append(answer)
         return self.rewrite(answer) if self.rewrite else answer
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from bot.answer import Answer, Citation
 from bot.discord.feedback import FeedbackLog, UnknownAnswerError, key_path
-from bot.discord.ratelimit import RateLimitedError, RateLimiter
+from bot.ratelimit import RateLimitedError, RateLimiter
 from index.settings import Settings
 
 

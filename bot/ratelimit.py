@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Hashable
 
 from index.errors import CitebotError
 
@@ -18,9 +19,9 @@ class RateLimiter:
     def __init__(self, limit: int, window: float = 60.0) -> None:
         self.limit = limit
         self.window = window
-        self._hits: dict[int, deque[float]] = {}
+        self._hits: dict[Hashable, deque[float]] = {}
 
-    def hit(self, key: int) -> None:
+    def hit(self, key: Hashable) -> None:
         """Count one question for `key`, or raise `RateLimitedError` without counting it."""
         # looked up per call (not bound at import) so a test clock that patches it is seen
         now = time.monotonic()
