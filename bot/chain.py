@@ -8,8 +8,7 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from bot.answer import REFUSAL_TEXT
-from bot.answerers import Answerer, Draft
-from bot.answerers.llm import ChatAnswerer, LLMUnavailable
+from bot.answerers import Answerer, AnswererUnavailable, Draft
 from bot.citations import check
 from bot.followup import carry_terms
 from bot.gate import gate as relevance_gate
@@ -33,10 +32,11 @@ def build_chain(
         # greetings, mentions and "please" are no words an article could hold
         question, history = strip_addressing(x["question"]), list(x.get("history") or [])
         standalone = question
-        if history and isinstance(answerer, ChatAnswerer):
+        rewrite = getattr(answerer, "rewrite", None)  # a model rewrites; offline, carry words
+        if history and rewrite is not None:
             try:
-                standalone = answerer.rewrite(question, history)
-            except LLMUnavailable as exc:
+                standalone = rewrite(question, history)
+            except AnswererUnavailable as exc:
                 log.warning("question rewrite failed, carrying terms instead: %s", exc)
                 standalone = carry_terms(question, history)
         elif history:
@@ -59,7 +59,7 @@ def build_chain(
             return {**x, "draft": Draft(REFUSAL_TEXT, refused=True)}
         try:
             draft = answerer.answer(x["standalone"], x["passages"], x["qvec"])
-        except LLMUnavailable as exc:
+        except AnswererUnavailable as exc:
             log.warning("LLM unavailable, answering extractively: %s", exc)
             draft = fallback.answer(x["standalone"], x["passages"], x["qvec"])
             draft.note = (

@@ -9,14 +9,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from bot.answer import Answer
-from bot.answerers.extractive import ExtractiveAnswerer
+from bot.answerers import AnswererContext, make_answerer
 from bot.chain import build_chain
 from bot.questions import clean_question
 from bot.retrieval import HybridRetriever, SearchIndex
 from index.embeddings import Embedder, load_embedder
-from index.errors import ConfigError
 from index.settings import Settings
 from index.store import open_index
 
@@ -37,7 +37,10 @@ class ArticleInfo:
 class Pipeline:
     """Owns the model, the live index and the chain; every method is blocking (use a thread)."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, index: SearchIndex) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder, index: SearchIndex, chat_model: Any = None
+    ) -> None:
+        """`chat_model` injects a LangChain chat model as the LLM (LLM_PROVIDER=openai)."""
         self.settings = settings
         self.embedder = embedder
         self.index = index
@@ -50,23 +53,18 @@ class Pipeline:
             recency_weight=settings.recency_weight,
             recency_days=settings.recency_days,
         )
-        extractive = ExtractiveAnswerer(embedder, lambda t: self.index.keyword.idf(t))
-        self.answerer = extractive
-        if settings.llm_provider == "openai":
-            from bot.answerers.llm import ChatAnswerer
-
-            if not settings.llm_base_url and settings.llm_api_key.get_secret_value() in (
-                "",
-                "not-needed",
-            ):
-                raise ConfigError("LLM_PROVIDER=openai needs LLM_BASE_URL or LLM_API_KEY")
-            self.answerer = ChatAnswerer(
-                settings.llm_base_url,
-                settings.llm_model,
-                settings.llm_api_key.get_secret_value(),
-                settings.llm_timeout_seconds,
-                settings.llm_max_tokens,
-            )
+        context = AnswererContext(
+            embedder=embedder,
+            idf=lambda t: self.index.keyword.idf(t),
+            llm_base_url=settings.llm_base_url,
+            llm_model=settings.llm_model,
+            llm_api_key=settings.llm_api_key.get_secret_value(),
+            llm_timeout_seconds=settings.llm_timeout_seconds,
+            llm_max_tokens=settings.llm_max_tokens,
+            chat_model=chat_model,
+        )
+        extractive = make_answerer("extractive", context)
+        self.answerer = make_answerer(settings.llm_provider, context)
         self.chain = build_chain(
             self.retriever, self.answerer, extractive, settings.relevance_threshold
         )

@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     recency_weight: float = Field(0.7, ge=0, le=10, alias="RECENCY_WEIGHT")
     recency_days: float = Field(120.0, gt=0, alias="RECENCY_DAYS")
     relevance_threshold: float = Field(0.40, alias="RELEVANCE_THRESHOLD")
-    llm_provider: Literal["extractive", "openai"] = Field("extractive", alias="LLM_PROVIDER")
+    # an answerer spec: "extractive", "openai" (with LLM_MODEL) or "openai/<model>"
+    llm_provider: str = Field("extractive", alias="LLM_PROVIDER")
     llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")
     llm_model: str = Field("gpt-4o-mini", alias="LLM_MODEL")
     llm_api_key: SecretStr = Field(SecretStr("not-needed"), alias="LLM_API_KEY")

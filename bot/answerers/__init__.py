@@ -1,13 +1,27 @@
-"""Answerers: turn a question and numbered passages into a draft with `[n]` markers."""
+"""Answerers: turn a question and numbered passages into a draft with `[n]` markers.
+
+An answerer is named by a spec, `"extractive"` or `"openai/<model>"` (`"openai"` takes
+`LLM_MODEL`), and made by `make_answerer`; its module is imported only when it is asked for.
+A new answerer is one module with a `from_context(context, model)` function and one line in
+`_REGISTRY`.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from bot.passages import NumberedPassage
+from index.errors import CitebotError, ConfigError
+
+_REGISTRY: dict[str, str] = {
+    "extractive": "bot.answerers.extractive",
+    "openai": "bot.answerers.llm",
+}
 
 
 @dataclass
@@ -23,3 +37,37 @@ class Answerer(Protocol):
     name: str
 
     def answer(self, question: str, passages: list[NumberedPassage], qvec: np.ndarray) -> Draft: ...
+
+
+class AnswererUnavailable(CitebotError):
+    """The answerer can't answer now (its endpoint failed, timed out or sent garbage): the
+    chain falls back to the extractive answer with a note."""
+
+
+@dataclass(frozen=True)
+class AnswererContext:
+    """What an answerer may be made from. `chat_model` injects a LangChain chat model (a test's
+    scripted model, or any provider's) in place of the one the settings describe."""
+
+    embedder: Any
+    idf: Callable[[str], float]
+    llm_base_url: str | None = None
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout_seconds: float = 20.0
+    llm_max_tokens: int | None = None
+    chat_model: Any = None
+
+
+def answerer_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def make_answerer(spec: str, context: AnswererContext) -> Answerer:
+    """The answerer a spec names (`ConfigError` for an unknown one)."""
+    name, _, model = spec.strip().partition("/")
+    module = _REGISTRY.get(name.lower())
+    if module is None:
+        known = ", ".join(answerer_names())
+        raise ConfigError(f"LLM_PROVIDER={spec!r} is not an answerer; choose one of: {known}")
+    return importlib.import_module(module).from_context(context, model)

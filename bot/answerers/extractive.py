@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.answerers import Draft
+from bot.answerers import AnswererContext, Draft
 from bot.citations import best_quote
 from bot.followup import split_carried
 from bot.passages import NumberedPassage
@@ -144,3 +144,8 @@ def _asks(sentence: str) -> bool:
 def _similar(a: str, b: str) -> bool:
     ta, tb = set(content_terms(a)), set(content_terms(b))
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.6
+
+
+def from_context(context: AnswererContext, model: str = "") -> ExtractiveAnswerer:
+    """The registry's maker (see `bot.answerers`); the extractive answerer has no model."""
+    return ExtractiveAnswerer(context.embedder, context.idf)

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from bot.answer import REFUSAL_TEXT
-from bot.answerers import Draft
+from bot.answerers import AnswererContext, AnswererUnavailable, Draft
 from bot.passages import NumberedPassage
-from index.errors import CitebotError
+from index.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ that can be understood without the conversation. Reply with the question only.
 Last question: {question}"""
 
 
-class LLMUnavailable(CitebotError):
+class LLMUnavailable(AnswererUnavailable):
     """The LLM endpoint failed, timed out or answered with garbage."""
 
 
@@ -113,21 +113,26 @@ class ChatAnswerer:
 
     name = "openai"
 
-    def __init__(
-        self,
+    def __init__(self, llm: Any, timeout: float, secret: str = "") -> None:
+        """`llm`: any LangChain chat model; `secret`: its API key, redacted from every error."""
+        self.llm = llm
+        self.timeout = timeout
+        self._api_key = secret
+        self._deadlines = _Deadlines()
+
+    @classmethod
+    def openai(
+        cls,
         base_url: str | None,
         model: str,
         api_key: str,
         timeout: float,
         max_tokens: int | None = None,
-    ) -> None:
+    ) -> ChatAnswerer:
+        """An OpenAI-compatible endpoint (OpenAI, vLLM, Ollama's /v1, llama.cpp server)."""
         from langchain_openai import ChatOpenAI
 
-        self.model = model
-        self.timeout = timeout
-        self._api_key = api_key
-        self._deadlines = _Deadlines()
-        self.llm = ChatOpenAI(
+        llm = ChatOpenAI(
             model=model,
             base_url=base_url,
             api_key=api_key,
@@ -136,6 +141,7 @@ class ChatAnswerer:
             max_retries=0,
             temperature=0,
         )
+        return cls(llm, timeout, api_key)
 
     def _complete(self, messages: list[tuple[str, str]]) -> str:
         # `from None`: the provider's exception may quote the key; it must not reach a traceback
@@ -171,3 +177,18 @@ class ChatAnswerer:
         lines = "\n".join(f"Q: {q}\nA: {a}" for q, a in history)
         text = self._complete([("human", REWRITE_PROMPT.format(history=lines, question=question))])
         return text.splitlines()[0].strip()[:500] or question
+
+
+def from_context(context: AnswererContext, model: str = "") -> ChatAnswerer:
+    """The registry's maker: the injected chat model, else the configured endpoint."""
+    if context.chat_model is not None:
+        return ChatAnswerer(context.chat_model, context.llm_timeout_seconds)
+    if not context.llm_base_url and context.llm_api_key in ("", "not-needed"):
+        raise ConfigError("LLM_PROVIDER=openai needs LLM_BASE_URL or LLM_API_KEY")
+    return ChatAnswerer.openai(
+        context.llm_base_url,
+        model or context.llm_model,
+        context.llm_api_key,
+        context.llm_timeout_seconds,
+        context.llm_max_tokens,
+    )
