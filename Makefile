@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run index stats ask chat test lint format eval bench bench-bot calibrate recency-grid clean
+.PHONY: setup run index stats ask chat test lint format eval eval-claims bench bench-bot calibrate recency-grid clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("citebot needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -63,6 +63,10 @@ bench: setup
 
 calibrate: setup
 	$(BIN)/python benchmarks/calibrate_gate.py --questions $(EVAL)/questions.jsonl --corpus $(EVAL)/corpus.jsonl
+
+# the citation check on claims made from the corpus: kept rate per kind (see README: Claim check)
+eval-claims: setup
+	$(BIN)/citebot eval-claims --corpus $(EVAL)/corpus.jsonl
 
 recency-grid: setup
 	$(BIN)/python benchmarks/recency_grid.py --questions $(EVAL)/questions.jsonl --corpus $(EVAL)/corpus.jsonl

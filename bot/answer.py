@@ -37,6 +37,8 @@ class Answer:
     context: list[dict[str, Any]] = field(default_factory=list)
     latency_ms: float = 0.0
     standalone_question: str = ""
+    # claims the citation check removed: claim, rule ("number", "name", …), detail, passage
+    dropped_claims: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

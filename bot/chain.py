@@ -77,6 +77,7 @@ def build_chain(
             "context": context,
             "note": draft.note,
             "best_relevance": round(x["best"], 4),
+            "dropped_claims": [],
         }
         if draft.refused:
             return {**base, "answer": REFUSAL_TEXT, "citations": [], "refused": True}
@@ -87,13 +88,14 @@ def build_chain(
             retriever.index.keyword.idf,
             stored_vectors=retriever.index.reader.embeddings,
         )
-        if checked.dropped:
-            log.info("dropped %d unsupported claim(s)", checked.dropped)
+        for d in checked.dropped:
+            log.info("dropped a claim (%s: %s): %s", d.rule, d.detail, d.claim)
         return {
             **base,
             "answer": checked.text,
             "citations": checked.citations,
             "refused": checked.refused,
+            "dropped_claims": [d.as_dict() for d in checked.dropped],
         }
 
     return (

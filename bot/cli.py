@@ -1,4 +1,4 @@
-"""`citebot`: the quick-start main job, `ask`, `chat`, `run` (Discord) and `eval`."""
+"""`citebot`: the quick-start main job, `ask`, `chat`, `run` (Discord), `eval` and `eval-claims`."""
 
 from __future__ import annotations
 
@@ -155,6 +155,37 @@ def eval_cmd(
         settings, questions, corpus, limit=limit, baseline=not no_baseline, dated=not undated
     )
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+@cli.command(name="eval-claims")
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--limit", type=int, default=300, show_default=True, help="Sentences to draw.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which sentences and edits.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def eval_claims(corpus: Path, limit: int, seed: int, as_json: bool) -> None:
+    """Measure the citation check: kept rate of true and of changed claims, per kind.
+
+    Claims are made from sentences of the corpus (verbatim, reworded, or with one fact
+    changed) and checked against the passage they came from, as `ask` checks an answer.
+    """
+    from bot.claims_eval import format_claims_report, run_claims_eval
+    from bot.pipeline import load_default_embedder
+
+    settings = Settings()
+    setup_logging("WARNING")
+    report = run_claims_eval(
+        corpus,
+        load_default_embedder(settings),
+        limit=limit,
+        seed=seed,
+        max_tokens=settings.chunk_tokens,
+        overlap_tokens=settings.chunk_overlap_tokens,
+    )
+    click.echo(
+        json.dumps(report, indent=2, ensure_ascii=False)
+        if as_json
+        else format_claims_report(report)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

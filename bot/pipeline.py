@@ -105,6 +105,7 @@ class Pipeline:
             context=out["context"],
             latency_ms=round((time.perf_counter() - t0) * 1000, 1),
             standalone_question=out["standalone_question"],
+            dropped_claims=out.get("dropped_claims", []),
         )
 
     def sources(self) -> list[ArticleInfo]:
