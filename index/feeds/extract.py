@@ -57,7 +57,8 @@ def extract_page(html: bytes | str, url: str) -> Page:
         with_metadata=True,
         include_comments=False,
         include_tables=False,
-        favor_precision=True,
+        # not favor_precision: on a page of <br>-separated lines it dropped the lead paragraph
+        # (benchmarks/html_extract.py); the balanced default lost none there
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
     text = (doc.text or "").strip() if doc else ""
