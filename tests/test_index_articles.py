@@ -549,3 +549,11 @@ def test_identical_articles_in_several_files_are_one_article(folder: Path) -> No
         {"file": name, "reason": "duplicate of a.txt ('Port Reopens'); indexed once"}
         for name in ("b.txt", "c.txt", "d.txt")
     ]
+
+
+def test_each_extension_has_its_parser_in_the_format_registry() -> None:
+    from index.formats import SUPPORTED_SUFFIXES, markdown, parser_for
+
+    assert parser_for(".MD") is markdown.parse
+    assert parser_for(".pdf") is None
+    assert all(parser_for(s) is not None for s in SUPPORTED_SUFFIXES)
