@@ -27,7 +27,7 @@ def best_relevance(pipeline, question: str) -> float:
 
     question = strip_addressing(question)
     passages = number_passages(pipeline.retriever.search(question))
-    return gate(question, passages, pipeline.index.keyword.idf).best
+    return gate(question, passages, pipeline.retriever.idf).best
 
 
 def main(argv: list[str] | None = None) -> int:

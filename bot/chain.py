@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from datetime import date
+from typing import Any, Required, TypedDict
 
+import numpy as np
+from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from bot.answer import REFUSAL_TEXT
@@ -13,10 +16,44 @@ from bot.citations import check
 from bot.followup import carry_terms
 from bot.gate import gate as relevance_gate
 from bot.gate import strip_addressing
-from bot.passages import number_passages
+from bot.passages import NumberedPassage, number_passages
 from bot.retrieval import HybridRetriever
 
 log = logging.getLogger(__name__)
+
+
+class ChainInput(TypedDict, total=False):
+    """What the chain is invoked with."""
+
+    question: Required[str]
+    history: list[tuple[str, str]]  # (question, answer) turns, oldest first
+    as_of: date | None  # ask the library as it stood that day
+
+
+class ChainState(ChainInput, total=False):
+    """The input as each step leaves it: every step adds its own keys."""
+
+    standalone: str  # condense: the question made standalone, addressing stripped
+    qvec: np.ndarray  # condense: its embedding
+    docs: list[Document]  # retrieve: ranked passages
+    passages: list[NumberedPassage]  # gate: numbered, with their relevance
+    best: float  # gate: the best relevance, lowered for specifics no passage holds
+    gated: bool  # gate: below the threshold, so the answer is the refusal
+    draft: Draft  # answer: the answerer's text before the citation check
+
+
+class ChainOutput(TypedDict):
+    """The chain's result; `Pipeline.answer` makes an `Answer` of it."""
+
+    question: str
+    standalone_question: str
+    context: list[dict[str, Any]]
+    note: str
+    best_relevance: float
+    dropped_claims: list[dict[str, Any]]
+    answer: str
+    citations: list[Any]
+    refused: bool
 
 
 def build_chain(
@@ -25,10 +62,10 @@ def build_chain(
     fallback: Answerer,
     threshold: float,
 ) -> Runnable:
-    """A Runnable from {"question", "history", "as_of"} to {"answer", "citations", "context", …}."""
+    """A Runnable from a `ChainInput` to a `ChainOutput`, through the steps of `ChainState`."""
     embedder = retriever.embedder
 
-    def condense(x: dict[str, Any]) -> dict[str, Any]:
+    def condense(x: ChainState) -> ChainState:
         # greetings, mentions and "please" are no words an article could hold
         question, history = strip_addressing(x["question"]), list(x.get("history") or [])
         standalone = question
@@ -43,18 +80,18 @@ def build_chain(
             standalone = carry_terms(question, history)
         return {**x, "standalone": standalone, "qvec": embedder.embed([standalone])[0]}
 
-    def retrieve(x: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def retrieve(x: ChainState, config: RunnableConfig) -> ChainState:
         # invoked as a Runnable, so callbacks and tracing see a retriever run
         docs = retriever.invoke(x["standalone"], config, qvec=x["qvec"], as_of=x.get("as_of"))
         return {**x, "docs": docs}
 
-    def gate(x: dict[str, Any]) -> dict[str, Any]:
-        g = relevance_gate(x["standalone"], number_passages(x["docs"]), retriever.index.keyword.idf)
+    def gate(x: ChainState) -> ChainState:
+        g = relevance_gate(x["standalone"], number_passages(x["docs"]), retriever.idf)
         if g.missing:
             log.info("no passage holds %s; relevance lowered to %.3f", g.missing, g.best)
         return {**x, "passages": g.passages, "best": g.best, "gated": g.best < threshold}
 
-    def answer(x: dict[str, Any]) -> dict[str, Any]:
+    def answer(x: ChainState) -> ChainState:
         if x["gated"]:
             return {**x, "draft": Draft(REFUSAL_TEXT, refused=True)}
         try:
@@ -68,7 +105,7 @@ def build_chain(
             )
         return {**x, "draft": draft}
 
-    def validate(x: dict[str, Any]) -> dict[str, Any]:
+    def validate(x: ChainState) -> ChainOutput:
         draft: Draft = x["draft"]
         context = [p.as_context() for p in x["passages"]]
         base = {
@@ -85,8 +122,8 @@ def build_chain(
             draft.text,
             x["passages"],
             embedder,
-            retriever.index.keyword.idf,
-            stored_vectors=retriever.index.reader.embeddings,
+            retriever.idf,
+            stored_vectors=retriever.stored_vectors,
         )
         for d in checked.dropped:
             log.info("dropped a claim (%s: %s): %s", d.rule, d.detail, d.claim)

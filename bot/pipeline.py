@@ -55,7 +55,7 @@ class Pipeline:
         )
         context = AnswererContext(
             embedder=embedder,
-            idf=lambda t: self.index.keyword.idf(t),
+            idf=self.retriever.idf,
             llm_base_url=settings.llm_base_url,
             llm_model=settings.llm_model,
             llm_api_key=settings.llm_api_key.get_secret_value(),

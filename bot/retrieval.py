@@ -180,6 +180,14 @@ class HybridRetriever(BaseRetriever):
     ) -> list[Document]:
         return self.search(query, qvec, as_of)
 
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term in the live index."""
+        return self.index.keyword.idf(term)
+
+    def stored_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        """The vectors the build stored for some chunks, by id (no model run)."""
+        return self.index.reader.embeddings(chunk_ids)
+
     def search(
         self, query: str, qvec: np.ndarray | None = None, as_of: date | None = None
     ) -> list[Document]:
