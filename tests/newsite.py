@@ -33,6 +33,8 @@ class NewsSite(ThreadingHTTPServer):
         self.stop = threading.Event()
         self.log: list[tuple[str, dict[str, str]]] = []
         self.overrides: dict[str, str] = {}
+        self.robots_status = 200  # e.g. 503: robots.txt cannot be read
+        self.latency = 0.0  # seconds each static file takes to answer
         self.in_flight = 0
         self.most_in_flight = 0
         self._lock = threading.Lock()
@@ -92,7 +94,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str) -> None:
         site = self.server
-        if path == "/hang":
+        if path == "/robots.txt" and site.robots_status != 200:
+            self._send(site.robots_status, b"<h1>Unavailable</h1>", "text/html")
+        elif path == "/hang":
             site.stop.wait(60)  # accepts, then never answers
         elif path == "/trickle":
             self._trickle()
@@ -112,6 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _static(self, path: str) -> None:
         site = self.server
+        site.stop.wait(site.latency)
         file = (SITE_DIR / path.lstrip("/")).resolve()
         if path in site.overrides:
             body = site.overrides[path].encode()

@@ -133,7 +133,7 @@ def test_redirects_second_feeds_and_tracking_urls_give_one_article_each(settings
     report = _fetch(settings, site, "/feeds/rss.xml", "/feeds/atom.xml", "/feeds/sitemap-index.xml")
     files = sorted(p.name for p in settings.fetched_dir.rglob("*.jsonl"))
     assert len(files) == 5 == len(_articles(settings))
-    assert report.totals()["new"] == 5
+    assert (report.totals()["new"], report.totals()["duplicates"]) == (5, 2)
     assert _articles(settings)["rail-strike.html"].url == site.url("/news/rail-strike.html")
 
 
@@ -146,6 +146,18 @@ def test_second_fetch_asks_conditionally_and_writes_nothing(settings, site):
     pages = [h for p, h in site.log if p.startswith("/news/harbour")]
     assert pages and all("If-None-Match" in h for h in pages)
     assert {p: p.stat().st_mtime_ns for p in settings.fetched_dir.rglob("*.jsonl")} == before
+
+
+def test_page_whose_article_did_not_change_is_not_rewritten(settings, site):
+    _fetch(settings, site, "/feeds/atom.xml")
+    file = next(settings.fetched_dir.rglob("*.jsonl"))
+    before = file.stat().st_mtime_ns
+    for path in ("/news/council-budget.html", "/news/school-meals.html"):
+        html = httpx.get(site.url(path)).text.replace("Most read", "Most shared")
+        site.overrides[path] = html  # new boilerplate, new ETag, same article
+    report = _fetch(settings, site, "/feeds/atom.xml")
+    assert (report.sources[0].fetched, report.sources[0].unchanged) == (2, 2)
+    assert file.stat().st_mtime_ns == before
 
 
 def test_changed_page_rewrites_only_its_own_file(settings, site):
@@ -170,6 +182,7 @@ def test_keep_days_prunes_older_articles_and_skips_older_entries(settings, site,
 
 
 def test_per_host_limit_holds(settings, site):
+    site.latency = 0.05  # long enough for requests to overlap, were they allowed to
     one = settings.model_copy(update={"fetch_per_host": 1})
     _fetch(one, site, "/feeds/rss.xml", "/feeds/atom.xml", "/feeds/sitemap-index.xml")
     assert site.most_in_flight == 1
@@ -212,3 +225,30 @@ def test_requests_to_one_host_start_the_delay_apart(settings, site):
     started = time.monotonic()
     _fetch(slow, site, "/feeds/atom.xml")  # robots.txt, the feed, two pages
     assert time.monotonic() - started >= 3 * 0.3
+
+
+def test_unreadable_robots_txt_forbids_the_site_for_now(settings, site):
+    site.robots_status = 503
+    report = _fetch(settings, site, urls=["/news/harbour-bridge.html"])
+    reason = "robots.txt could not be read (HTTP 503 Service Unavailable)"
+    assert report.sources[0].failures[0]["reason"] == reason
+    assert site.paths() == ["/robots.txt"]
+
+
+def test_missing_robots_txt_allows_the_site(settings, site):
+    site.robots_status = 404
+    report = _fetch(settings, site, urls=["/news/harbour-bridge.html"])
+    assert report.sources[0].new == 1
+
+
+def test_progress_counts_pages_up_to_the_total(settings, site):
+    calls = []
+    _fetch(settings, site, "/feeds/atom.xml", progress=lambda done, total: calls.append(done))
+    assert calls == [0, 1, 2]
+
+
+def test_duplicate_url_is_asked_conditionally_next_time(settings, site):
+    feeds = ("/feeds/rss.xml", "/feeds/sitemap-index.xml")
+    assert _fetch(settings, site, *feeds).totals()["duplicates"] == 2
+    report = _fetch(settings, site, *feeds)
+    assert (report.totals()["fetched"], report.totals()["unchanged"]) == (0, 6)

@@ -111,6 +111,10 @@ async def _read_feed(
     except FetchError as exc:
         report.fail(url, exc.reason)
         return report, []
+    except Exception as exc:  # one feed's surprise must not cost the others
+        log.exception("reading feed %s failed unexpectedly", url)
+        report.fail(url, f"unexpected error ({type(exc).__name__})")
+        return report, []
     for problem in problems:
         report.fail(url, problem)
     return report, _recent(entries, report, keep_days)
@@ -127,7 +131,8 @@ class _PageRun:
     def _stored(self, key: str) -> dict | None:
         """The page's state, when the article it gave is still on disk."""
         known = self.archive.pages.get(key)
-        if known and known.get("article") in self.archive.articles:
+        article = known and known.get("article")
+        if article in self.archive.articles and (self.archive.root / article).exists():
             return known
         return None
 
@@ -151,10 +156,12 @@ class _PageRun:
             return "unchanged", False
         page = await asyncio.to_thread(extract_page, got.body, got.url)
         if self.claimed.setdefault(page.url, key) != key:
-            return "duplicate", True
-        record = record_of(page, page.published or entry.published)
-        record["title"] = record["title"] or entry.title
-        outcome = self.archive.store(record)
+            outcome = "duplicate"
+        else:
+            record = record_of(page, page.published or entry.published)
+            record["title"] = record["title"] or entry.title
+            outcome = self.archive.store(record)
+        # a duplicate's validators are kept too, so that next time it is asked conditionally
         self.archive.pages[key] = {
             "etag": got.etag,
             "last_modified": got.last_modified,
@@ -207,6 +214,9 @@ async def fetch_sources_async(
                 outcome, downloaded = await pages.fetch(key, entry)
             except FetchError as exc:
                 outcome, downloaded = exc.reason, False
+            except Exception as exc:  # a bug or a parser's surprise costs one page, not the fetch
+                log.exception("fetching %s failed unexpectedly", entry.url)
+                outcome, downloaded = f"unexpected error ({type(exc).__name__})", False
             for source in [*sources, overall]:
                 source.count(entry.url, outcome, downloaded)
             done += 1
