@@ -22,10 +22,10 @@ THRESHOLDS = (0.25, 0.30, 0.35, 0.40, 0.45, 0.50)
 
 def best_relevance(pipeline, question: str) -> float:
     """The gate's score for a question: the relevance of the best retrieved passage."""
-    from bot.gate import gate, strip_addressing
+    from bot.gate import gate, normalise_question
     from bot.passages import number_passages
 
-    question = strip_addressing(question)
+    question = normalise_question(question)
     passages = number_passages(pipeline.retriever.search(question))
     return gate(question, passages, pipeline.retriever.idf).best
 

@@ -15,7 +15,7 @@ from bot.answerers import Answerer, AnswererUnavailable, Draft
 from bot.citations import check
 from bot.followup import carry_terms
 from bot.gate import gate as relevance_gate
-from bot.gate import strip_addressing
+from bot.gate import normalise_question
 from bot.passages import NumberedPassage, number_passages
 from bot.retrieval import HybridRetriever
 
@@ -67,7 +67,7 @@ def build_chain(
 
     def condense(x: ChainState) -> ChainState:
         # greetings, mentions and "please" are no words an article could hold
-        question, history = strip_addressing(x["question"]), list(x.get("history") or [])
+        question, history = normalise_question(x["question"]), list(x.get("history") or [])
         standalone = question
         rewrite = getattr(answerer, "rewrite", None)  # a model rewrites; offline, carry words
         if history and rewrite is not None:

@@ -23,6 +23,8 @@ from bot.text import STOPWORDS, content_terms, words
 MISSING_NUMBER_FACTOR = 0.5
 MISSING_NAME_WEIGHT = 0.5
 
+_HYPHENATED = re.compile(r"(?<=[A-Za-z])-(?=[A-Za-z])")
+_DOTTED = re.compile(r"\b(?:[A-Za-z]\.){2,}")  # "U.S.", "U.K."
 _MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b")
 _GREETING = re.compile(
     r"^(?:(?:hi|hello|hey|hiya|yo|dear|good (?:morning|afternoon|evening))\b"
@@ -47,13 +49,15 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(_NUMBER_WORDS_TEXT.split())}
 _CAPWORD = re.compile(r"\b[A-Z][A-Za-z'’]*(?:[A-Z0-9][A-Za-z0-9'’]*)?\b")
 
 
-def strip_addressing(question: str) -> str:
-    """The question without mentions, greetings and politeness; the question itself if that's all.
+def normalise_question(question: str) -> str:
+    """The question without mentions, greetings and politeness, its hyphenated words apart;
+    the question itself if that's all there is.
 
-    "hey bot, please tell me how big Russia-China trade was? thanks" → "how big Russia-China
-    trade was?"
+    "hey bot, please tell me how big Russia-China trade was? thanks" → "how big Russia China
+    trade was?": articles write "Russia–China", "Russia-China" and "Russia and China", and a
+    question's compound must not count as one word that no article holds.
     """
-    q = " ".join(_MENTION.sub(" ", question).split())
+    q = " ".join(_MENTION.sub(" ", _HYPHENATED.sub(" ", question)).split())
     previous = None
     while previous != q:  # "Hi! Please, could you tell me …": each layer peels off in turn
         previous = q
@@ -117,7 +121,9 @@ def missing_specifics(question: str, passages: Sequence[NumberedPassage]) -> tup
     for p in passages:
         text = f"{p.title}\n{p.text}"
         held_numbers.update(n for w in words(text) if (n := _number(w)) is not None)
-        held_terms.update(content_terms(text))
+        # "U.S." holds "US", "Russia-China" holds "Russia"
+        plain = _HYPHENATED.sub(" ", _DOTTED.sub(lambda m: m[0].replace(".", ""), text))
+        held_terms.update(content_terms(text), content_terms(plain))
     return numbers - held_numbers, names - held_terms
 
 

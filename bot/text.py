@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-_ACRONYM = re.compile(r"^(?:[a-z]\.)+[a-z]?$")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’$%.,-]*[A-Za-z0-9%]|[A-Za-z0-9]")
 
 _STOPWORDS_TEXT = """
@@ -31,18 +30,13 @@ def _stemmer():
 def words(text: str) -> list[str]:
     """Lower-cased word tokens; numbers keep their inner punctuation ("$240", "2,000")."""
     out = []
-    # hyphens split words: "Russia-China" must match "Russia–China" and "Russia and China"
-    for token in _WORD.findall(text.replace("’", "'")):
-        for w in token.split("-"):
-            w = w.lower().strip(".,'")
-            if w.endswith("'s"):
-                w = w[:-2]
-            w = w.lstrip("$")
-            if _ACRONYM.match(w):  # "U.S." is "US", "U.K." is "UK"
-                w = w.replace(".", "")
-            if w:
-                out.append(w)
-    return out
+    for w in _WORD.findall(text.replace("’", "'")):
+        w = w.lower().strip(".,'")
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w:
+            out.append(w.lstrip("$"))
+    return [w for w in out if w]
 
 
 def content_terms(text: str) -> list[str]:

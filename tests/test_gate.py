@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.gate import gate, missing_specifics, strip_addressing
+from bot.gate import gate, missing_specifics, normalise_question
 from bot.passages import NumberedPassage
 from index.build import build_index
 
@@ -29,11 +29,11 @@ def _passage(text: str, title: str = "Audit") -> NumberedPassage:
     ],
 )
 def test_addressing_is_stripped_from_the_question(asked: str, question: str) -> None:
-    assert strip_addressing(asked) == question
+    assert normalise_question(asked) == question
 
 
 def test_a_question_that_is_only_a_greeting_stays_as_asked() -> None:
-    assert strip_addressing("hello there!") == "hello there!"
+    assert normalise_question("hello there!") == "hello there!"
 
 
 def test_a_number_no_passage_holds_is_missing() -> None:
