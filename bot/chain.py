@@ -107,33 +107,28 @@ def build_chain(
 
     def validate(x: ChainState) -> ChainOutput:
         draft: Draft = x["draft"]
-        context = [p.as_context() for p in x["passages"]]
-        base = {
-            "question": x["question"],
-            "standalone_question": x["standalone"],
-            "context": context,
-            "note": draft.note,
-            "best_relevance": round(x["best"], 4),
-            "dropped_claims": [],
-        }
-        if draft.refused:
-            return {**base, "answer": REFUSAL_TEXT, "citations": [], "refused": True}
-        checked = check(
-            draft.text,
-            x["passages"],
-            embedder,
-            retriever.idf,
-            stored_vectors=retriever.stored_vectors,
+        checked = None
+        if not draft.refused:
+            checked = check(
+                draft.text,
+                x["passages"],
+                embedder,
+                retriever.idf,
+                stored_vectors=retriever.stored_vectors,
+            )
+            for d in checked.dropped:
+                log.info("dropped a claim (%s: %s): %s", d.rule, d.detail, d.claim)
+        return ChainOutput(
+            question=x["question"],
+            standalone_question=x["standalone"],
+            context=[p.as_context() for p in x["passages"]],
+            note=draft.note,
+            best_relevance=round(x["best"], 4),
+            dropped_claims=[d.as_dict() for d in checked.dropped] if checked else [],
+            answer=checked.text if checked else REFUSAL_TEXT,
+            citations=checked.citations if checked else [],
+            refused=checked.refused if checked else True,
         )
-        for d in checked.dropped:
-            log.info("dropped a claim (%s: %s): %s", d.rule, d.detail, d.claim)
-        return {
-            **base,
-            "answer": checked.text,
-            "citations": checked.citations,
-            "refused": checked.refused,
-            "dropped_claims": [d.as_dict() for d in checked.dropped],
-        }
 
     return (
         RunnableLambda(condense, name="condense")

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +202,10 @@ def _keep_case(src: str, word: str) -> str:
     return word[:1].upper() + word[1:] if src[:1].isupper() else word
 
 
+def _case_kept(replacement: str, m: re.Match[str]) -> str:
+    return _keep_case(m[0], replacement)
+
+
 def _upper_first(s: str) -> str:
     return s[:1].upper() + s[1:]
 
@@ -329,7 +333,7 @@ def reword_function_words(s: str, _p: str, rng: random.Random, _pools: Pools) ->
     out = s
     changed = 0
     for pat, rep in options[:2]:
-        new = _sub_outside(pat, lambda m, rep=rep: _keep_case(m[0], rep), out, re.I, count=1)
+        new = _sub_outside(pat, partial(_case_kept, rep), out, re.I, count=1)
         if new:
             out, changed = new, changed + 1
     return out if changed else None
@@ -396,12 +400,12 @@ def change_date(s: str, p: str, rng: random.Random, _pools: Pools) -> str | None
     spots: list[tuple[re.Match, str]] = []
     have = stated_values(p)
     for m in re.finditer(_YEAR, s):
-        new = next(
+        shift = next(
             (y for y in rng.sample([1, 2, 3, -1, -2, -3], 6) if Decimal(int(m[0]) + y) not in have),
             None,
         )
-        if new is not None:
-            spots.append((m, str(int(m[0]) + new)))
+        if shift is not None:
+            spots.append((m, str(int(m[0]) + shift)))
     named = set(re.findall(r"\b[A-Z][a-z]+day\b|\b[A-Z][a-z]+\b", p))
     for m in re.finditer(rf"\b(?:{'|'.join(_MONTHS)})\b", s):
         group = _MONTHS[:12] if _MONTHS.index(m[0]) < 12 else _MONTHS[12:]

@@ -7,13 +7,14 @@ import math
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date
 from typing import Any
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
@@ -198,7 +199,8 @@ class HybridRetriever(BaseRetriever):
         for e in sorted(chunks.values(), key=lambda e: e["rrf"], reverse=True):
             by_article.setdefault(_article(e["p"]), []).append(e)
         out: list[dict[str, Any]] = []
-        for aid, _ in articles.most_common():
+        # best first; ties keep the order the articles were met in, as Counter.most_common did
+        for aid, _ in sorted(articles.items(), key=lambda kv: kv[1], reverse=True):
             out.extend(by_article[aid][: self.per_article])
             if len(out) >= self.k:
                 break
@@ -233,10 +235,10 @@ class HybridRetriever(BaseRetriever):
 
     def _fuse(
         self, rankings: dict[str, list[tuple[Passage, float]]], as_of: date | None
-    ) -> tuple[dict[str, dict[str, Any]], Counter[str]]:
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
         """Chunks with their RRF and raw scores; articles scored with the recency prior."""
         chunks: dict[str, dict[str, Any]] = {}
-        articles: Counter[str] = Counter()
+        articles: defaultdict[str, float] = defaultdict(float)
         for name, hits in rankings.items():
             seen: set[str] = set()
             for rank, (p, score) in enumerate(hits):
@@ -253,7 +255,7 @@ class HybridRetriever(BaseRetriever):
         return chunks, articles
 
 
-class LCEmbeddings:
+class LCEmbeddings(Embeddings):
     """Our embedder as a LangChain `Embeddings` (for stock LangChain vector-store code)."""
 
     def __init__(self, embedder: Embedder) -> None:

@@ -158,10 +158,10 @@ def _drop_duplicates(articles: list[Article], skipped: list[dict[str, str]]) -> 
             kept.append(article)
         else:
             copies.setdefault((_where(article), _where(original)), []).append(original.title)
-    for (copy, original), titles in copies.items():
-        what = f"duplicate of {original} ({titles[0]!r})"
+    for (copy, original_file), titles in copies.items():
+        what = f"duplicate of {original_file} ({titles[0]!r})"
         if len(titles) > 1:
-            what = f"{len(titles)} articles duplicate those of {original}"
+            what = f"{len(titles)} articles duplicate those of {original_file}"
         skipped.append({"file": copy, "reason": f"{what}; indexed once"})
     return kept
 

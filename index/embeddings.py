@@ -111,7 +111,7 @@ class TorchEmbedder:
         self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
         self._tokens = _Tokens(model_dir)
         self._batch = batch_size
-        self.dim = int(self._model.get_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension() or 0)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -259,7 +259,7 @@ class OnnxEmbedder:
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
             for row, i in enumerate(idx):
                 out[i] = pooled[row]
-        return np.stack(out).astype(np.float32, copy=False)
+        return np.stack([v for v in out if v is not None]).astype(np.float32, copy=False)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._tokens.count(texts)
