@@ -252,3 +252,12 @@ def test_duplicate_url_is_asked_conditionally_next_time(settings, site):
     assert _fetch(settings, site, *feeds).totals()["duplicates"] == 2
     report = _fetch(settings, site, *feeds)
     assert (report.totals()["fetched"], report.totals()["unchanged"]) == (0, 6)
+
+
+def test_lost_state_costs_downloads_but_rewrites_no_file(settings, site):
+    _fetch(settings, site, "/feeds/atom.xml")
+    before = {p: p.stat().st_mtime_ns for p in settings.fetched_dir.rglob("*.jsonl")}
+    (settings.fetched_dir / STATE_FILE).unlink()
+    report = _fetch(settings, site, "/feeds/atom.xml")
+    assert (report.sources[0].fetched, report.sources[0].unchanged) == (2, 2)
+    assert {p: p.stat().st_mtime_ns for p in settings.fetched_dir.rglob("*.jsonl")} == before

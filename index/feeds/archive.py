@@ -56,10 +56,6 @@ def record_of(page: Page, published: str) -> dict[str, str]:
     }
 
 
-def _hash(record: dict[str, str]) -> str:
-    return hashlib.sha1(json.dumps(record, sort_keys=True).encode()).hexdigest()
-
-
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
@@ -100,24 +96,27 @@ class Archive:
         write_atomically(self.root / STATE_FILE, json.dumps(state, indent=1, sort_keys=True))
 
     def store(self, record: dict[str, str]) -> str:
-        """Keep an article; "new", "updated", or "unchanged" (same fields: the file is not touched).
+        """Keep an article: "new", "updated", or "unchanged" (the file already holds it).
 
-        An unchanged file keeps its mtime and bytes, so the next build embeds nothing for it.
+        An unchanged file is not touched (same bytes, same mtime), so the next build embeds
+        nothing for it; comparing with the file, not the state, holds even if the state was lost.
         """
         name = article_path(record["url"])
-        digest = _hash(record)
-        known = self.articles.get(name)
         path = self.root / name
-        if known and known["hash"] == digest and path.exists():
-            return "unchanged"
-        write_atomically(path, json.dumps(record, ensure_ascii=False) + "\n")
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        existed = path.exists()
+        unchanged = existed and path.read_bytes() == line
+        if not unchanged:
+            write_atomically(path, line.decode())
+        stored = self.articles.get(name, {}).get("stored") if unchanged else None
         self.articles[name] = {
-            "hash": digest,
+            "hash": hashlib.sha1(line).hexdigest(),
             "url": record["url"],
             "published": record["published"],
-            "stored": _now().isoformat(timespec="seconds"),
+            # when the text last changed: the age of an undated article, for KEEP_DAYS
+            "stored": stored or _now().isoformat(timespec="seconds"),
         }
-        return "updated" if known else "new"
+        return "unchanged" if unchanged else "updated" if existed else "new"
 
     def prune(self, keep_days: int | None) -> int:
         """Delete articles published (undated: stored) over `keep_days` ago; how many went."""

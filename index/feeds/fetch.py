@@ -7,6 +7,7 @@ import datetime
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from urllib.parse import urlsplit
 
 import httpx
@@ -60,7 +61,7 @@ async def _listing(
         archive.feeds[url] = {
             "etag": got.etag,
             "last_modified": got.last_modified,
-            "entries": [e.__dict__ for e in entries],
+            "entries": [asdict(e) for e in entries],
             "sitemaps": sitemaps,
             "problems": problems,
         }
@@ -238,8 +239,7 @@ def fetch_sources(
     urls: Iterable[str] = (),
     progress: Progress | None = None,
 ) -> FetchReport:
-    """Fetch every feed's pages and the single `urls` into `settings.fetched_dir`; never raises
-    for one bad feed or page.
+    """Fetch the feeds' pages and the single `urls` into FETCHED_DIR; a bad one is only reported.
 
     `feeds` (default `settings.feeds`) are RSS 2.0 / Atom feeds or (news) sitemaps, sitemap
     indexes read through. Each page is fetched politely (USER_AGENT, robots.txt, FETCH_PER_HOST
