@@ -17,5 +17,16 @@ class StoreError(CitebotError):
     """The vector store could not be reached or used."""
 
 
+class StoreWriteError(StoreError):
+    """A build could not write its new generation (a full disk, a failing server).
+
+    The pointer was not switched, so the live index is as it was.
+    """
+
+
+class BuildConflictError(CitebotError):
+    """Another build of the same collection holds the store's build lease."""
+
+
 class ModelError(CitebotError):
     """The embedding model could not be loaded."""
