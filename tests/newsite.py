@@ -106,6 +106,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, b"<h1>Internal Server Error</h1>", "text/html")
         elif path == "/gone":
             self._send(410, b"<h1>Gone</h1>", "text/html")
+        elif path.startswith("/loop/"):  # /loop/1 -> /loop/2 -> ... for ever
+            self.send_response(302)
+            self.send_header("Location", f"/loop/{int(path.split('/')[2]) + 1}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path == "/old/rail-strike":
             self.send_response(301)
             self.send_header("Location", "/news/rail-strike.html")

@@ -261,3 +261,9 @@ def test_lost_state_costs_downloads_but_rewrites_no_file(settings, site):
     report = _fetch(settings, site, "/feeds/atom.xml")
     assert (report.sources[0].fetched, report.sources[0].unchanged) == (2, 2)
     assert {p: p.stat().st_mtime_ns for p in settings.fetched_dir.rglob("*.jsonl")} == before
+
+
+def test_redirects_are_followed_five_times_at_most(settings, site):
+    report = _fetch(settings, site, urls=["/loop/1"])
+    assert report.sources[0].failures[0]["reason"] == "more than 5 redirects"
+    assert site.paths()[-1] == "/loop/6"

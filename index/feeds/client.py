@@ -144,21 +144,25 @@ class PoliteClient:
             if urlsplit(url).scheme not in ("http", "https"):
                 raise FetchError(f"not an http(s) URL: {url}")
             await self._allowed(url)
-            started = time.monotonic()
-            result = await self._one(url, headers, html_only, max(left, 0.001))
-            left -= time.monotonic() - started
+            result, spent = await self._one(url, headers, html_only, max(left, 0.001))
+            left -= spent
             if isinstance(result, Fetched):
                 return result
             url = result  # a redirect's target
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
-    async def _one(self, url: str, headers: dict, html_only: bool, seconds: float) -> Fetched | str:
+    async def _one(
+        self, url: str, headers: dict, html_only: bool, seconds: float
+    ) -> tuple[Fetched | str, float]:
+        """One request within `seconds` once the host gives a turn: (answer, seconds spent)."""
         host = self._host(url)
         async with host.slots:
             await host.wait_turn()
+            started = time.monotonic()
             try:
                 async with asyncio.timeout(seconds):
-                    return await self._request(url, headers, html_only)
+                    answer = await self._request(url, headers, html_only)
+                return answer, time.monotonic() - started
             except TimeoutError:
                 raise FetchError(f"timeout (no complete answer in {self.deadline:g} s)") from None
             except httpx.ConnectTimeout:
@@ -229,7 +233,7 @@ class PoliteClient:
         body = b""
         try:
             for _hop in range(MAX_REDIRECTS + 1):
-                result = await self._one(url, {}, False, self.deadline)
+                result, _ = await self._one(url, {}, False, self.deadline)
                 if isinstance(result, str):
                     url = result
                     continue
