@@ -4,7 +4,8 @@ Each page `NAME.html` in --pages has its article in --expected as `NAME.txt` (th
 line, then the article's paragraphs). For each extractor and page it prints the boilerplate lines
 leaked (lines of the extracted body, and their words, found nowhere in the article) and the
 article sentences lost (sentences of the article missing from the body), and whether the title
-is right. `trafilatura` is index/feeds/extract.py as the fetcher runs it; `traf-precise` is
+is right. `trafilatura` is index/formats/html.py's extract_article, as the fetcher and .html
+files run it; `traf-precise` is
 trafilatura's favor_precision mode. Exit code 1 when the fetcher's extractor leaks more words or
 loses more sentences than the hand-written reader.
 
@@ -54,14 +55,9 @@ class Score:
 
 
 def _hand_written(html: str, url: str) -> tuple[str, str]:
-    try:  # the reader's home since the article formats moved to index/formats/
-        from index.formats.html import parse
+    from index.formats.html import read_by_hand
 
-        article = parse(html, "page.html", [])[0]
-    except ImportError:
-        from index.articles import parse_html
-
-        article = parse_html(html, "page.html")[0]
+    article = read_by_hand(html, "page.html")[0]
     return article.title, article.text
 
 

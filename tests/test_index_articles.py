@@ -148,7 +148,7 @@ def test_html_url_and_date_come_from_the_page_metadata(folder: Path) -> None:
     (article,) = load_articles([folder]).articles
 
     assert article.url == "https://ledger.example/2024/05/library-hours"
-    assert article.date == "2024-05-16T08:00:00Z"
+    assert article.date == "2024-05-16"  # the day: citations show the day of publication
 
 
 def test_html_inline_markup_leaves_no_stray_spaces(folder: Path) -> None:

@@ -45,36 +45,18 @@ def canonical_url(declared: str | None, final_url: str) -> str:
 def extract_page(html: bytes | str, url: str) -> Page:
     """The article of a fetched page; `FetchError` when it has too little text to be one.
 
-    trafilatura keeps the main text and drops navigation, cookie banners, newsletter boxes,
-    related links, comments and footers; the date is the page's own (JSON-LD `datePublished`,
-    `article:published_time`, ...), never a guess from the URL or the text.
+    The extraction is the one `.html` files get (`index.formats.html.extract_article`).
     """
-    import trafilatura
+    from index.formats.html import extract_article
 
-    doc = trafilatura.bare_extraction(
-        html,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=False,
-        # not favor_precision: on a page of <br>-separated lines it dropped the lead paragraph
-        # (benchmarks/html_extract.py); the balanced default lost none there
-        date_extraction_params={"extensive_search": False, "original_date": True},
-    )
-    text = (doc.text or "").strip() if doc else ""
-    if len(text) < MIN_TEXT_CHARS:
+    page = extract_article(html, url)
+    if page is None or len(page.text) < MIN_TEXT_CHARS:
         raise FetchError("no article text on the page")
-    title = " ".join((doc.title or "").split())
-    paragraphs = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
-    if title and paragraphs[0] == title and len(paragraphs) > 1:
-        paragraphs = paragraphs[1:]  # the headline repeated as the body's first line
-    # a blank line between paragraphs, as every other article format gives them
-    text = "\n\n".join(paragraphs)
     return Page(
-        url=canonical_url(doc.url, url),
-        title=title,
-        text=text,
-        published=doc.date or "",
-        author=doc.author or "",
-        publisher=doc.sitename or "",
+        url=canonical_url(page.url, url),
+        title=page.title,
+        text=page.text,
+        published=page.published,
+        author=page.author,
+        publisher=page.publisher,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 from index.articles import Article, BadFileError
 from index.formats.common import clean_date, derive_title, make_article, normalise, strip_title
@@ -18,6 +19,9 @@ _HTML_BLOCKS = {
     "tr", "ul",
 }  # fmt: skip
 _SPACES = re.compile(r"\s+")
+# Below this much text trafilatura has found no article (it keeps only what reads like one):
+# the page is read by hand instead.
+MIN_TRAFILATURA_CHARS = 200
 
 
 def _html_text(root) -> str:
@@ -51,8 +55,84 @@ def _html_text(root) -> str:
     return normalise("\n".join(lines))
 
 
+@dataclass(frozen=True)
+class PageArticle:
+    """What trafilatura reads from a page: its article and what the page says of itself."""
+
+    title: str
+    text: str
+    url: str = ""
+    published: str = ""
+    author: str = ""
+    publisher: str = ""
+
+
+def extract_article(html: bytes | str, url: str = "") -> PageArticle | None:
+    """A page's article by trafilatura, or None when it finds no text.
+
+    trafilatura keeps the main text and drops navigation, cookie banners, newsletter boxes,
+    related links, comments and footers (on pages full of them it leaked 3 boilerplate lines
+    where the hand-written reader leaked 112: benchmarks/html_extract.py); the date is the
+    page's own (JSON-LD `datePublished`, `article:published_time`, ...), never a guess from the
+    URL or the text.
+    """
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(
+        html,
+        url=url or None,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        # not favor_precision: on a page of <br>-separated lines it dropped the lead paragraph
+        # (benchmarks/html_extract.py); the balanced default lost none there
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
+    text = (doc.text or "").strip() if doc else ""
+    if not text:
+        return None
+    title = " ".join((doc.title or "").split())
+    paragraphs = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    if title and paragraphs[0] == title and len(paragraphs) > 1:
+        paragraphs = paragraphs[1:]  # the headline repeated as the body's first line
+    return PageArticle(
+        title=title,
+        # a blank line between paragraphs, as every other article format gives them
+        text="\n\n".join(paragraphs),
+        url=doc.url or "",
+        published=doc.date or "",
+        author=doc.author or "",
+        publisher=doc.sitename or "",
+    )
+
+
 def parse(text: str, source: str, skipped: list[dict[str, str]]) -> list[Article]:
-    """HTML: readable text of `<article>` (or `<main>`, or `<body>`); one article per file."""
+    """HTML: the page's article by trafilatura (see `extract_article`); a page too small or
+    plain for it (a bare `<article>` of a few paragraphs) by the hand-written reader."""
+    page = extract_article(text)
+    if page is None or len(page.text) < MIN_TRAFILATURA_CHARS:
+        return read_by_hand(text, source)
+    date = clean_date(page.published) or ""
+    if page.published and not date:
+        log.warning("%s: published date %r is not a date; left out", source, page.published)
+    title = strip_title(page.title)
+    return [
+        make_article(
+            source,
+            "html",
+            0,
+            title or derive_title(page.text),
+            normalise(page.text),
+            url=page.url,
+            date=date,
+            title_derived=not title,
+            publisher=page.publisher,
+        )
+    ]
+
+
+def read_by_hand(text: str, source: str) -> list[Article]:
+    """The readable text of `<article>` (or `<main>`, or `<body>`); one article per file."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(text, "html.parser")
