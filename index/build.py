@@ -10,6 +10,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -309,9 +310,9 @@ def _fill(client, lease, settings, embedder, gen: str, plan: _Plan, report, prog
                 by_source.setdefault(plan.have[cid].name, []).append(cid)
         for src in plan.reuse:
             for page in iter_records(src, ["embeddings"], ids=by_source.get(src.name, [])):
+                lease.renew()
                 vectors = np.asarray(page["embeddings"])
                 _write(col, [wanted[i] for i in page["ids"]], vectors, plan.metas)
-                lease.renew()
     todo = [c for c in plan.chunks if c.id not in plan.have]
     report.embedded = len(todo)
     if progress:
@@ -321,21 +322,21 @@ def _fill(client, lease, settings, embedder, gen: str, plan: _Plan, report, prog
         part = todo[i : i + batch]
         vectors = embedder.embed([c.embed_text for c in part])
         with _writing(settings, gen):
+            lease.renew()  # before writing: a builder that stalled past its lease stops here
             _write(col, part, vectors, plan.metas)
-        lease.renew()
         if progress:
             progress(min(i + batch, len(todo)), len(todo))
 
 
 def _switch(client, lease, settings, embedder, gen: str, live_name, report) -> None:
     """Point readers at the new generation, if this build still holds the lease and it is whole."""
-    lease.renew(force=True)  # fails when another build took the lease over meanwhile
-    if gen not in list_generations(client, settings.collection):
-        raise BuildConflictError(
-            f"the new index {gen} was deleted before the switch (by another build?); "
-            "the live index is unchanged"
-        )
     with _writing(settings, gen):
+        lease.renew(force=True)  # fails when another build took the lease over meanwhile
+        if gen not in list_generations(client, settings.collection):
+            raise BuildConflictError(
+                f"the new index {gen} was deleted before the switch (by another build?); "
+                "the live index is unchanged"
+            )
         col = client.get_collection(gen, embedding_function=None)
         held = col.count()
         if held != report.chunks:
@@ -412,13 +413,13 @@ def _metadata(col) -> dict[str, dict[str, Any]]:
 def _copy(src, dest, ids: list[str], lease: BuildLease) -> None:
     """Records copied as stored: their text, provenance and vector are all still current."""
     for page in iter_records(src, ["embeddings", "documents", "metadatas"], ids=ids):
+        lease.renew()
         dest.upsert(
             ids=page["ids"],
             embeddings=np.asarray(page["embeddings"]),
             documents=page["documents"],
             metadatas=page["metadatas"],
         )
-        lease.renew()
 
 
 def _write(col, chunks: list[Chunk], vectors: np.ndarray, metas: dict[str, dict]) -> None:
@@ -454,6 +455,13 @@ def _drop_old(client, name: str, keep: set[str | None]) -> None:
             _delete(client, gen)
 
 
+def _iso_utc(epoch: float | None) -> str | None:
+    """When the live index was switched to, as ISO 8601 in UTC (the pointer keeps epoch seconds)."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds")
+
+
 def index_stats(settings: Settings) -> dict[str, Any]:
     """Articles, chunks, model, collection and location of the live index."""
     client = make_client(settings)
@@ -474,6 +482,6 @@ def index_stats(settings: Settings) -> dict[str, Any]:
         articles=len(articles),
         chunks=col.count(),
         model=(col.metadata or {}).get("model"),
-        updated=pointer.get("updated"),
+        updated=_iso_utc(pointer.get("updated")),
     )
     return out

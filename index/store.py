@@ -220,8 +220,8 @@ class BuildLease:
         """Free the lease for the next build (the collection stays: terms only grow)."""
         try:
             self._write(released=True, expires=0.0)
-        except Exception:  # it expires anyway
-            log.warning("could not release the build lease of %s", self.name, exc_info=True)
+        except Exception as exc:  # gone with a takeover, or unwritable: it expires anyway
+            log.debug("could not release the build lease of %s: %s", self.name, exc)
 
 
 def leased_generations(client, name: str) -> set[str]:
@@ -386,6 +386,13 @@ class IndexReader:
 
     def count(self) -> int:
         return int(self.collection.count())
+
+
+def live_generation(settings: Settings) -> str | None:
+    """The generation readers answer from; None when none was built or it is gone."""
+    client = make_client(settings)
+    active = read_pointer(client, settings.collection).get("active")
+    return active if active and generation_count(client, active) is not None else None
 
 
 def open_index(settings: Settings) -> IndexReader:

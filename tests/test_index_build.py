@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -10,16 +11,27 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import chromadb.errors
 import pytest
+from chromadb.api.client import Client as ChromaClient
+from chromadb.api.models.Collection import Collection
 
 from index.articles import load_articles
 from index.build import build_index, chunk_all, index_stats
-from index.errors import CitebotError
+from index.errors import BuildConflictError, CitebotError, StoreWriteError
 from index.sentences import split_sentences
 from index.settings import Settings
-from index.store import list_generations, make_client, open_index, read_pointer
+from index.store import (
+    BuildLease,
+    acquire_lease,
+    list_generations,
+    make_client,
+    open_index,
+    read_pointer,
+)
 from tests.conftest import make_settings
 
 FORMATS = Path(__file__).resolve().parent / "data" / "formats"
@@ -649,3 +661,160 @@ def test_second_build_while_one_runs_is_refused(settings, sample_articles, embed
 
     assert len(errors) == 1
     assert errors[0].startswith(f"another build of {settings.collection!r} is running (")
+
+
+# ---- a full disk -------------------------------------------------------------------------
+
+# what Chroma raises when its SQLite file cannot grow, and what a file write raises
+DISK_FULL = {
+    "sqlite": "Query error: Database error: error returned from database: (code: 13) "
+    "database or disk is full",
+    "os": "[Errno 28] No space left on device",
+}
+
+
+def disk_full(kind: str) -> Exception:
+    if kind == "os":
+        return OSError(errno.ENOSPC, "No space left on device")
+    return chromadb.errors.InternalError(DISK_FULL[kind])
+
+
+def fill_the_disk_midway(monkeypatch, kind: str, deletes_fail: bool = False) -> None:
+    """Chroma writes fail from the second upsert on, as they do once the disk is full."""
+    upsert = Collection.upsert
+    calls = {"n": 0}
+
+    def failing_upsert(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] >= 2:
+            raise disk_full(kind)
+        return upsert(self, *args, **kwargs)
+
+    def failing_delete(self, *args, **kwargs):
+        raise disk_full(kind)
+
+    monkeypatch.setattr(Collection, "upsert", failing_upsert)
+    if deletes_fail:
+        monkeypatch.setattr(ChromaClient, "delete_collection", failing_delete)
+
+
+@pytest.mark.parametrize("kind", DISK_FULL)
+def test_full_disk_mid_build_is_one_clear_error_and_the_live_index_stays(
+    small_chunks, embedder, monkeypatch, kind: str
+) -> None:
+    build_index(small_chunks, embedder)
+    before = snapshot(small_chunks, embedder)
+    write_wire(small_chunks.articles_dir, 8)
+    fill_the_disk_midway(monkeypatch, kind)
+
+    with pytest.raises(StoreWriteError) as failed:
+        build_index(small_chunks, embedder)
+
+    message = str(failed.value)
+    assert "\n" not in message
+    assert "the live index is unchanged" in message and DISK_FULL[kind] in message
+    assert "disk holding the index is full" in message
+    monkeypatch.undo()
+    assert snapshot(small_chunks, embedder) == before
+    # the half-written generation is gone; only the live one is left
+    assert list_generations(make_client(small_chunks), small_chunks.collection) == [before[0]]
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
+def test_generation_left_unreadable_by_a_full_disk_is_dropped_by_the_next_build(
+    small_chunks, embedder, monkeypatch, full: bool
+) -> None:
+    build_index(small_chunks, embedder)
+    before = snapshot(small_chunks, embedder)
+    wire = small_chunks.articles_dir / "wire.jsonl"
+    write_wire(small_chunks.articles_dir, 8)
+    fill_the_disk_midway(monkeypatch, "sqlite", deletes_fail=True)
+    with pytest.raises(StoreWriteError):
+        build_index(small_chunks, embedder)
+    monkeypatch.undo()
+    client = make_client(small_chunks)
+    (broken,) = set(list_generations(client, small_chunks.collection)) - {before[0]}
+    get = Collection.get
+
+    def unreadable(self, *args, **kwargs):  # as Chroma answers for a half-compacted collection
+        if self.name == broken:
+            raise chromadb.errors.InternalError(
+                "Error executing plan: Error sending backfill request to compactor: "
+                "Failed to apply logs to the metadata segment"
+            )
+        return get(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "get", unreadable)
+    wire.unlink()  # nothing left to do
+
+    report = build_index(small_chunks, embedder, full=full)
+
+    assert report.switched is full
+    assert broken not in list_generations(client, small_chunks.collection)
+    monkeypatch.undo()
+    assert sorted(stored(small_chunks)) == before[1]
+
+
+# ---- the build lease ---------------------------------------------------------------------
+
+
+def lease_from_another_host(settings: Settings, seconds: float) -> BuildLease:
+    """A build lease as a builder on another machine holds it (or held it, when `seconds` < 0)."""
+    lease = acquire_lease(make_client(settings), settings.collection, seconds)
+    lease.collection.modify(
+        metadata={**lease.meta, "host": "builder-2", "machine": "builder-2/0", "pid": 4242}
+    )
+    return lease
+
+
+def test_build_while_another_host_holds_the_lease_fails_fast(
+    settings, sample_articles, embedder
+) -> None:
+    build_index(settings, embedder)
+    before = snapshot(settings, embedder)
+    shutil.copy(FORMATS / "library.html", sample_articles)
+    lease_from_another_host(settings, seconds=60)
+    spy = Spy(embedder)
+
+    with pytest.raises(BuildConflictError, match="another build of 'articles' is running") as e:
+        build_index(settings, spy)
+
+    assert "builder-2 pid 4242" in str(e.value)
+    assert spy.texts == [] and spy.measured == []
+    assert snapshot(settings, embedder) == before
+
+
+def test_expired_lease_of_a_crashed_builder_is_taken_over(
+    settings, sample_articles, embedder
+) -> None:
+    build_index(settings, embedder)
+    stale = lease_from_another_host(settings, seconds=-1)
+    shutil.copy(FORMATS / "library.html", sample_articles)
+
+    report = build_index(settings, embedder)
+
+    assert report.switched and report.embedded >= 1
+    with pytest.raises(BuildConflictError, match="lost its lease"):
+        stale.verify()
+
+
+def test_builder_that_stalled_past_its_lease_does_not_switch(small_chunks, embedder) -> None:
+    build_index(small_chunks, embedder)
+    write_wire(small_chunks.articles_dir, 8)
+    other: list = []
+
+    def stall_then_let_another_build_run(done: int, total: int) -> None:
+        if 0 < done < total and not other:
+            time.sleep(0.6)  # the lease of 0.5 s runs out
+            other.append(build_index(small_chunks, embedder))
+
+    with pytest.raises(BuildConflictError, match="lost its lease"):
+        build_index(
+            small_chunks, embedder, progress=stall_then_let_another_build_run, lease_seconds=0.5
+        )
+
+    client = make_client(small_chunks)
+    pointer = read_pointer(client, small_chunks.collection)
+    assert other[0].switched and pointer["active"] == other[0].collection
+    assert pointer["active"] in list_generations(client, small_chunks.collection)
+    assert sorted(stored(small_chunks)) == sorted(expected_chunks(small_chunks, embedder))
