@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from index.build import build_index, index_stats
-from index.store import make_client, open_index
+from index.errors import BuildConflictError
+from index.store import acquire_lease, list_generations, make_client, open_index, read_pointer
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.server
@@ -153,3 +155,82 @@ def test_stats_describe_the_server_index(server_settings, embedder) -> None:
     host, port = server_settings.chroma_host, server_settings.chroma_port
     assert stats["where"] == f"chroma server http://{host}:{port}"
     assert (stats["articles"], stats["chunks"]) == (2, report.chunks)
+
+
+# ---- builds on two hosts against one server ------------------------------------------------
+
+
+def lease_from_another_host(settings, seconds: float):
+    """The build lease as a builder on another machine holds it (held, if `seconds` < 0)."""
+    lease = acquire_lease(make_client(settings), settings.collection, seconds)
+    lease.collection.modify(
+        metadata={**lease.meta, "host": "builder-2", "machine": "builder-2/0", "pid": 4242}
+    )
+    return lease
+
+
+def test_builds_racing_for_the_server_lease_get_it_once(server_settings) -> None:
+    racers = 4
+    start = threading.Barrier(racers)
+    won, refused = [], []
+
+    def race() -> None:
+        client = make_client(server_settings)
+        start.wait()
+        try:
+            won.append(acquire_lease(client, server_settings.collection))
+        except BuildConflictError as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=race) for _ in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert len(won) == 1 and len(refused) == racers - 1
+    assert all("another build of" in msg for msg in refused)
+
+
+def test_build_while_another_host_builds_on_the_server_fails_fast(
+    server_settings, embedder
+) -> None:
+    first = build_index(server_settings, embedder)
+    lease_from_another_host(server_settings, seconds=60)
+
+    with pytest.raises(BuildConflictError, match=r"is running \(builder-2 pid 4242"):
+        build_index(server_settings, embedder, full=True)
+
+    assert open_index(server_settings).generation == first.collection
+
+
+def test_expired_server_lease_is_taken_over(server_settings, embedder) -> None:
+    lease_from_another_host(server_settings, seconds=-1)
+
+    report = build_index(server_settings, embedder)
+
+    assert report.switched and open_index(server_settings).generation == report.collection
+
+
+def test_stalled_build_on_the_server_does_not_switch_to_a_deleted_generation(
+    server_settings, embedder
+) -> None:
+    """Host A stalls past its lease; host B builds, switches and prunes A's generation."""
+    build_index(server_settings, embedder)
+    path = server_settings.articles_dir / "articles-sample.txt"
+    path.write_text(path.read_text().replace("$200 billion", "$240 billion"))
+    other: list = []
+
+    def stall(done: int, total: int) -> None:
+        if not other:
+            time.sleep(0.6)
+            other.append(build_index(server_settings, embedder))
+
+    with pytest.raises(BuildConflictError, match="lost its lease"):
+        build_index(server_settings, embedder, progress=stall, lease_seconds=0.5)
+
+    client = make_client(server_settings)
+    active = read_pointer(client, server_settings.collection)["active"]
+    assert other[0].switched and active == other[0].collection
+    assert active in list_generations(client, server_settings.collection)
+    assert open_index(server_settings).count() == other[0].chunks
