@@ -95,7 +95,9 @@ class MemoryLog:
 class ConversationService:
     """Admission (one question check, the rate limit), history, the answer pool, the log.
 
-    `rate_limit_per_minute=None` admits without a limit (a terminal has one asker).
+    `rate_limit_per_minute=None` admits without a limit (a terminal has one asker);
+    `rate_limiter` instead shares one limiter between services (a user's questions to several
+    libraries count together).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class ConversationService:
         *,
         max_question_chars: int,
         rate_limit_per_minute: int | None = None,
+        rate_limiter: RateLimiter | None = None,
         history_turns: int = HISTORY_TURNS,
         answer_workers: int = ANSWER_WORKERS,
     ) -> None:
@@ -112,7 +115,9 @@ class ConversationService:
         self.log = log
         self.max_question_chars = max_question_chars
         self.history_turns = history_turns
-        self.rate_limiter = RateLimiter(rate_limit_per_minute) if rate_limit_per_minute else None
+        if rate_limiter is None and rate_limit_per_minute:
+            rate_limiter = RateLimiter(rate_limit_per_minute)
+        self.rate_limiter = rate_limiter
         # Model work gets its own threads, and the log one more, so that logging an answer or
         # a vote never queues behind a crowd of questions.
         self.answer_pool = ThreadPoolExecutor(answer_workers, thread_name_prefix="citebot-answer")

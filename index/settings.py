@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, alias="CHROMA_HOST")
     chroma_port: int = Field(8000, alias="CHROMA_PORT")
     collection: str = Field("articles", alias="COLLECTION")
+    # several libraries in one bot (see README); used only when the file exists
+    libraries_file: Path = Field(Path("libraries.toml"), alias="LIBRARIES_FILE")
 
     # News feeds: what `index.feeds.fetch_sources` fetches, and how politely
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FEEDS")

@@ -21,6 +21,7 @@ from index.errors import CitebotError
 
 if TYPE_CHECKING:
     from bot.discord.app import Citebot
+    from bot.libraries import Library
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ def reindex_role_id(setting: str | None) -> int | None:
 class AdminCog(commands.Cog):
     def __init__(self, bot: Citebot) -> None:
         self.bot = bot
-        self._running: asyncio.Task[None] | None = None
+        # one reindex at a time per library; libraries have separate indexes and locks
+        self._running: dict[str, asyncio.Task[None]] = {}
 
     @property
     def role_id(self) -> int | None:
@@ -56,13 +58,14 @@ class AdminCog(commands.Cog):
             )
 
     async def cog_unload(self) -> None:
-        if self._running is not None:
-            self._running.cancel()
+        for task in self._running.values():
+            task.cancel()
 
     @app_commands.command(name="reindex")
     @app_commands.guild_only()
     async def reindex(self, interaction: discord.Interaction) -> None:
-        """Re-read the article files and update the index (Manage Server or the reindex role)."""
+        """Re-read this channel's library of articles and update its index (Manage Server or
+        the reindex role)."""
         await self.bot.run_guarded(interaction, self._start(interaction))
 
     def may_reindex(self, interaction: discord.Interaction) -> bool:
@@ -84,20 +87,24 @@ class AdminCog(commands.Cog):
                 + (f" or the <@&{self.role_id}> role" if self.role_id else "")
                 + " can reindex."
             )
-        if self._running is not None and not self._running.done():
+        # the library of this channel alone (the allow-list is for questions, not for admins)
+        library = self.bot.library_here(interaction.channel)
+        running = self._running.get(library.name)
+        if running is not None and not running.done():
             raise NotAllowedError("A reindex is already running; its summary will follow here.")
+        which = f"the {library.name} library" if len(self.bot.libraries) > 1 else "the articles"
         await interaction.response.send_message(
-            "Reindexing the articles in the background; I keep answering meanwhile and will "
+            f"Reindexing {which} in the background; I keep answering meanwhile and will "
             "post a summary here.",
             allowed_mentions=NO_PINGS,
         )
-        self._running = asyncio.create_task(
-            self.bot.run_guarded(interaction, self._reindex(interaction))
+        self._running[library.name] = asyncio.create_task(
+            self.bot.run_guarded(interaction, self._reindex(interaction, library))
         )
 
-    async def _reindex(self, interaction: discord.Interaction) -> None:
-        report = await asyncio.to_thread(self.bot.pipeline.reindex)
-        log.info("reindex done: %s", report)
+    async def _reindex(self, interaction: discord.Interaction, library: Library) -> None:
+        report = await asyncio.to_thread(library.reindex)
+        log.info("reindex of library %s done: %s", library.name, report)
         summary = reindex_summary(report)
         try:
             await interaction.followup.send(summary, allowed_mentions=NO_PINGS)

@@ -23,7 +23,9 @@ from bot.discord.feedback import FeedbackLog
 from bot.discord.library import LibraryCog
 from bot.discord.render import NO_PINGS
 from bot.discord.views import VoteButton
+from bot.libraries import Libraries, Library
 from index.errors import CitebotError, ConfigError
+from index.libraries import LibraryConfig, implicit_library
 from index.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ class Pipeline(Protocol):
     def reindex(self) -> dict: ...
 
 
+# Each configured library with the pipeline it answers from (see `bot.libraries`).
+Shelf = Sequence[tuple[LibraryConfig, Pipeline]]
+
+
 class NotHereError(CitebotError):
     """A question asked outside the channels the bot is allowed to answer in."""
 
@@ -79,10 +85,20 @@ def bot_intents() -> discord.Intents:
 
 
 class Citebot(commands.Bot):
-    """Answers questions about the articles; features live in cogs loaded in `setup_hook`."""
+    """Answers questions about the articles; features live in cogs loaded in `setup_hook`.
+
+    `pipeline` answers everywhere (the one implicit library of a bot without a libraries
+    file); `libraries` instead gives each configured library with its pipeline.
+    """
 
     def __init__(
-        self, settings: Settings, pipeline: Pipeline, feedback: FeedbackLog, **options: Any
+        self,
+        settings: Settings,
+        pipeline: Pipeline | None,
+        feedback: FeedbackLog,
+        *,
+        libraries: Shelf | None = None,
+        **options: Any,
     ) -> None:
         # the bot never joins voice: discord.py's warnings about missing voice libraries
         # (PyNaCl, davey) would only alarm the operator
@@ -96,17 +112,19 @@ class Citebot(commands.Bot):
             **options,
         )
         self.settings = settings
-        self.pipeline = pipeline
         self.feedback = feedback
-        # admission, history, answering and the log: the same core as every front end; its
-        # thread pools keep model work and logging off the event loop (and apart from
-        # aiohttp's DNS, which uses the loop's default executor)
-        self.conversations = ConversationService(
-            pipeline,
+        # admission, history, answering and the log: the same core as every front end, one
+        # per library over one log and one rate limit; its thread pools keep model work and
+        # logging off the event loop (and apart from aiohttp's DNS, which uses the loop's
+        # default executor)
+        self.libraries = Libraries.open(
+            libraries or [(implicit_library(settings), pipeline)],
             feedback,
             max_question_chars=MAX_QUESTION_CHARS,
             rate_limit_per_minute=settings.rate_limit_per_minute,
         )
+        # votes need no library: every library's answers are in the one log
+        self.conversations: ConversationService = next(iter(self.libraries)).conversations
         self.tree.on_error = self._on_app_command_error
 
     def admin_guilds(self) -> list[int]:
@@ -158,7 +176,7 @@ class Citebot(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
-        self.conversations.close()
+        self.libraries.close()
 
     async def on_ready(self) -> None:
         log.info("logged in as %s (id %s) in %d servers", self.user, self.user.id, len(self.guilds))
@@ -166,23 +184,50 @@ class Citebot(commands.Bot):
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: questions in messages are handled by `AskCog`'s listener."""
 
-    def channel_allowed(self, channel: discord.abc.MessageableChannel | None) -> bool:
-        """Whether the bot serves this channel: never a DM; in a server, what the allow-list
-        (empty: everything) names, where a thread counts if it or its channel is listed."""
-        if not _in_a_server(channel):
-            return False
+    def _listed(self, channel: discord.abc.MessageableChannel) -> bool:
+        """Whether the allow-list (empty: everything) names the channel, or a thread's channel."""
         allowed = self.settings.allowed_channels
         if not allowed or channel.id in allowed:
             return True
         return isinstance(channel, discord.Thread) and channel.parent_id in allowed
 
-    def check_channel(self, channel: discord.abc.MessageableChannel | None) -> None:
-        """`NotHereError` saying where the bot answers, unless it serves this channel."""
+    def library_at(self, channel: discord.abc.MessageableChannel | None) -> Library | None:
+        """The library for a server channel (a thread goes with its channel), if any."""
+        if not _in_a_server(channel):
+            return None
+        guild = getattr(channel, "guild", None)
+        guild_id = guild.id if guild is not None else getattr(channel, "guild_id", None)
+        parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+        return self.libraries.route(guild_id, channel.id, parent_id)
+
+    def channel_allowed(self, channel: discord.abc.MessageableChannel | None) -> bool:
+        """Whether the bot serves this channel: never a DM; in a server, what the allow-list
+        names, where a thread counts if it or its channel is listed, and a library answers."""
+        return (
+            _in_a_server(channel) and self._listed(channel) and self.library_at(channel) is not None
+        )
+
+    def check_channel(self, channel: discord.abc.MessageableChannel | None) -> Library:
+        """The library answering in this channel, or `NotHereError` saying where the bot
+        answers."""
         if not _in_a_server(channel):
             raise NotHereError("I only answer in servers, not in direct messages.")
-        if not self.channel_allowed(channel):
+        if not self._listed(channel):
             where = ", ".join(f"<#{c}>" for c in self.settings.allowed_channels)
             raise NotHereError(f"I only answer questions in {where}.")
+        return self.library_here(channel)
+
+    def library_here(self, channel: discord.abc.MessageableChannel | None) -> Library:
+        """`library_at`, or `NotHereError` naming this server's channels that have one."""
+        library = self.library_at(channel)
+        if library is not None:
+            return library
+        guild = getattr(channel, "guild", None)
+        here = [c for c in sorted(self.libraries.channels) if guild and guild.get_channel(c)]
+        raise NotHereError(
+            "No library of articles is set up for this channel"
+            + (f"; ask in {', '.join(f'<#{c}>' for c in here)}." if here else ".")
+        )
 
     async def run_guarded(
         self, target: discord.Interaction | discord.Message, work: Awaitable[None]
@@ -248,15 +293,21 @@ class ShardedCitebot(Citebot, commands.AutoShardedBot):
         log.info("shard %d of %s ready", shard_id, self.shard_count)
 
 
-def make_bot(settings: Settings, pipeline: Pipeline, feedback: FeedbackLog) -> Citebot:
+def make_bot(
+    settings: Settings,
+    pipeline: Pipeline | None,
+    feedback: FeedbackLog,
+    libraries: Shelf | None = None,
+) -> Citebot:
     """One gateway connection by default; shards when `DISCORD_SHARDS` is set."""
     shards = settings.discord_shards
     if shards is None:
-        return Citebot(settings, pipeline, feedback)
+        return Citebot(settings, pipeline, feedback, libraries=libraries)
     return ShardedCitebot(
         settings,
         pipeline,
         feedback,
+        libraries=libraries,
         shard_count=None if shards == "auto" else shards,
         shard_ids=settings.discord_shard_ids or None,
     )
@@ -270,7 +321,9 @@ def require_token(settings: Settings) -> str:
     return token
 
 
-async def run_bot(settings: Settings, pipeline: Pipeline) -> None:
+async def run_bot(
+    settings: Settings, pipeline: Pipeline | None, libraries: Shelf | None = None
+) -> None:
     """Log in and serve Discord until the bot is closed or this task is cancelled.
 
     Logging in is tried again after each of `CONNECT_RETRY_DELAYS` while Discord cannot be
@@ -281,7 +334,7 @@ async def run_bot(settings: Settings, pipeline: Pipeline) -> None:
     tries = len(CONNECT_RETRY_DELAYS) + 1
     for attempt, delay in enumerate((*CONNECT_RETRY_DELAYS, None), start=1):
         # a fresh bot each time: a failed login leaves discord.py's HTTP session half set up
-        async with make_bot(settings, pipeline, feedback) as bot:
+        async with make_bot(settings, pipeline, feedback, libraries) as bot:
             try:
                 await bot.login(token)
             except _UNREACHABLE as error:
@@ -319,22 +372,22 @@ async def _connect(bot: Citebot) -> None:
 
 
 def run(settings: Settings) -> int:
-    """`citebot run`: check the token, load the pipeline, serve until SIGINT or SIGTERM."""
+    """`citebot run`: check the token, load every library's pipeline (one model for all),
+    serve until SIGINT or SIGTERM."""
     require_token(settings)
-    from bot.pipeline import build_pipeline
+    from bot.libraries import open_pipelines
 
-    pipeline = build_pipeline(settings)
-    asyncio.run(_serve(settings, pipeline))
+    asyncio.run(_serve(settings, open_pipelines(settings)))
     return 0
 
 
-async def _serve(settings: Settings, pipeline: Pipeline) -> None:
+async def _serve(settings: Settings, libraries: Shelf) -> None:
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows has no loop signal handlers
             loop.add_signal_handler(sig, main.cancel)
     try:
-        await run_bot(settings, pipeline)
+        await run_bot(settings, None, libraries)
     except asyncio.CancelledError:
         log.info("stopped")

@@ -14,6 +14,7 @@ from discord.ext import commands
 from discord.utils import escape_markdown
 
 from bot.answer import Answer
+from bot.conversation import ConversationService
 from bot.discord.chatter import asks_something, thanks
 from bot.discord.render import NO_PINGS, render_answer, shorten, thread_name
 from bot.discord.views import vote_view
@@ -85,24 +86,22 @@ class AskCog(commands.Cog):
             return None
         return re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
 
-    def _admit(self, user_id: int, question: str) -> str:
-        """Guardrails before any work (and before "thinking…", so refusals stay private)."""
-        return self.bot.conversations.admit(user_id, question)
-
     async def _ask_slash(
         self, interaction: discord.Interaction, question: str, private: bool
     ) -> None:
-        self.bot.check_channel(interaction.channel)
-        asked = self._admit(interaction.user.id, question)
+        # the channel's library; guardrails before any work (and before "thinking…", so
+        # refusals stay private)
+        chat = self.bot.check_channel(interaction.channel).conversations
+        asked = chat.admit(interaction.user.id, question)
         await interaction.response.defer(ephemeral=private, thinking=True)
         channel = interaction.channel
         thread_id = channel.id if isinstance(channel, discord.Thread) else None
         followup = partial(
             interaction.followup.send, ephemeral=private, allowed_mentions=NO_PINGS, wait=True
         )
-        answer = await self.bot.conversations.answer(asked, thread_id)
+        answer = await chat.answer(asked, thread_id)
         if private or thread_id or not isinstance(channel, discord.TextChannel):
-            await self._deliver(followup, answer, thread_id, private)
+            await self._deliver(chat, followup, answer, thread_id, private)
             return
         # the question stays in the channel; the answer and its follow-ups go in a thread on it
         await interaction.edit_original_response(
@@ -111,26 +110,31 @@ class AskCog(commands.Cog):
         )
         thread = await _open_thread(await interaction.original_response(), question)
         if thread is None:
-            await self._deliver(followup, answer, None)
+            await self._deliver(chat, followup, answer, None)
         else:
-            await self._deliver(partial(thread.send, allowed_mentions=NO_PINGS), answer, thread.id)
+            send = partial(thread.send, allowed_mentions=NO_PINGS)
+            await self._deliver(chat, send, answer, thread.id)
 
     async def _ask_message(self, message: discord.Message, question: str) -> None:
-        asked = self._admit(message.author.id, question)
         channel = message.channel
+        # a thread is answered by its channel's library, so a follow-up stays in it
+        chat = self.bot.library_here(channel).conversations
+        asked = chat.admit(message.author.id, question)
         thread = channel if isinstance(channel, discord.Thread) else None
         async with channel.typing():
-            answer = await self.bot.conversations.answer(asked, thread.id if thread else None)
+            answer = await chat.answer(asked, thread.id if thread else None)
         if thread is None:
             thread = await _open_thread(message, question)
         if thread is None:
             send = partial(message.reply, mention_author=False, allowed_mentions=NO_PINGS)
-            await self._deliver(send, answer, None)
+            await self._deliver(chat, send, answer, None)
         else:
-            await self._deliver(partial(thread.send, allowed_mentions=NO_PINGS), answer, thread.id)
+            send = partial(thread.send, allowed_mentions=NO_PINGS)
+            await self._deliver(chat, send, answer, thread.id)
 
     async def _deliver(
         self,
+        chat: ConversationService,
         send: Callable[..., Awaitable[Any]],
         answer: Answer,
         thread_id: int | None,
@@ -140,7 +144,7 @@ class AskCog(commands.Cog):
 
         A private answer is logged outside the thread: it never becomes others' history.
         """
-        answer_id = await self.bot.conversations.record(answer, thread_id, private)
+        answer_id = await chat.record(answer, thread_id, private)
         parts = render_answer(answer)
         # article urls are shown as links, never previewed (an answer must not look like an ad)
         for i, part in enumerate(parts):

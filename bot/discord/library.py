@@ -34,9 +34,9 @@ class LibraryCog(commands.Cog):
         await self.bot.run_guarded(interaction, self._sources(interaction))
 
     async def _sources(self, interaction: discord.Interaction) -> None:
-        # the library's titles are for the channels the bot serves, as its answers are
-        self.bot.check_channel(interaction.channel)
-        articles = await asyncio.to_thread(self.bot.pipeline.sources)
+        # the titles of this channel's library, shown where the bot answers, as its answers are
+        library = self.bot.check_channel(interaction.channel)
+        articles = await asyncio.to_thread(library.sources)
         if not articles:
             await interaction.response.send_message(
                 "No articles are indexed yet: add article files and run `/reindex`.",

@@ -1,0 +1,148 @@
+"""Which library answers where: each configured library opened with its own pipeline and
+conversation core, and `route` from a place (server, channel, thread's channel) to one of them.
+
+Platform-neutral: a front end passes the ids of where a question was asked. What the libraries
+are is `index.libraries` (`libraries.toml`, or the one implicit library).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.conversation import Answerer, AnswerLog, ConversationService
+from bot.ratelimit import RateLimiter
+from index.embeddings import Embedder
+from index.libraries import LibraryConfig, load_libraries
+from index.settings import Settings
+
+
+class LibraryPipeline(Answerer, Protocol):
+    """What a library needs from `bot.pipeline.Pipeline`; every method blocks."""
+
+    def sources(self) -> list[Any]: ...
+    def reindex(self) -> dict: ...
+
+
+@dataclass
+class Library:
+    """One library, open: what it answers from and where, and its own conversation core."""
+
+    config: LibraryConfig
+    pipeline: LibraryPipeline
+    conversations: ConversationService
+    _reindex_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def settings(self) -> Settings:
+        return self.config.settings
+
+    @property
+    def guilds(self) -> frozenset[int]:
+        return self.config.guilds
+
+    @property
+    def channels(self) -> frozenset[int]:
+        return self.config.channels
+
+    def sources(self) -> list[Any]:
+        """Its indexed articles (blocking)."""
+        return self.pipeline.sources()
+
+    def reindex(self) -> dict:
+        """Rebuild this library's index alone from its folders, then answer from it (blocking)."""
+        folders = self.config.folders
+        if len(folders) <= 1:  # its one folder is its settings' ARTICLES_DIR
+            return self.pipeline.reindex()
+        from index.build import build_index
+
+        # the pipeline's own reindex reads ARTICLES_DIR alone
+        with self._reindex_lock:
+            report = build_index(self.settings, self.pipeline.embedder, folders).as_dict()
+            self.pipeline.index.refresh()
+            return report
+
+
+class Libraries:
+    """The open libraries, in the order configured; `route` says which answers where."""
+
+    def __init__(self, libraries: Sequence[Library]) -> None:
+        self._all = list(libraries)
+        self._by_channel = {c: lib for lib in self._all for c in lib.channels}
+        self._by_guild = {g: lib for lib in self._all for g in lib.guilds}
+        self.default = next((lib for lib in self._all if lib.config.is_default), None)
+
+    @classmethod
+    def open(
+        cls,
+        shelf: Sequence[tuple[LibraryConfig, LibraryPipeline]],
+        log: AnswerLog,
+        *,
+        max_question_chars: int,
+        rate_limit_per_minute: int | None,
+    ) -> Libraries:
+        """A conversation core per library, all sharing one answer log and one rate limit (a
+        user's questions count together, whichever library they ask)."""
+        limiter = RateLimiter(rate_limit_per_minute) if rate_limit_per_minute else None
+        return cls(
+            [
+                Library(
+                    config,
+                    pipeline,
+                    ConversationService(
+                        pipeline, log, max_question_chars=max_question_chars, rate_limiter=limiter
+                    ),
+                )
+                for config, pipeline in shelf
+            ]
+        )
+
+    def __iter__(self) -> Iterator[Library]:
+        return iter(self._all)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    @property
+    def channels(self) -> frozenset[int]:
+        """Every channel some library names."""
+        return frozenset(self._by_channel)
+
+    def route(
+        self, guild_id: Hashable | None, channel_id: Hashable | None, parent_id: Hashable = None
+    ) -> Library | None:
+        """The library answering in a channel (or a thread, by its `parent_id` channel): the one
+        naming the channel, else the one naming the server, else the default; None: none does."""
+        for channel in (channel_id, parent_id):
+            if channel is not None and channel in self._by_channel:
+                return self._by_channel[channel]
+        if guild_id is not None and guild_id in self._by_guild:
+            return self._by_guild[guild_id]
+        return self.default
+
+    def close(self) -> None:
+        for library in self._all:
+            library.conversations.close()
+
+
+def open_pipelines(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    build: Callable[[Settings, Embedder], LibraryPipeline] | None = None,
+) -> list[tuple[LibraryConfig, LibraryPipeline]]:
+    """Every configured library with its pipeline, all sharing one embedding model.
+
+    `IndexNotBuiltError` names the first library whose index is not built.
+    """
+    from bot.pipeline import build_pipeline, load_default_embedder
+
+    configs = load_libraries(settings)
+    embedder = embedder or load_default_embedder(settings)
+    build = build or build_pipeline
+    return [(config, build(config.settings, embedder)) for config in configs]
