@@ -2,37 +2,79 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
 from index.errors import CitebotError
-from index.libraries import LibraryConfig, choose_library, load_libraries
 from index.logs import setup_logging
 from index.settings import Settings
 
+Progress = Callable[[int, int], None]
 
-def _progress_bar(enabled: bool):
-    """A tqdm bar on a terminal; nothing when output is piped or `--json` is asked."""
-    if not enabled or not sys.stderr.isatty():
-        return None, lambda: None
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool) -> Iterator[Progress | None]:
+    """One tqdm bar on stderr for the embedding, while log lines print above it, not into it.
+
+    The bar is drawn once the number of chunks to embed is known (not at all when there are
+    none) and closed when the last one is embedded, before the build logs its switch.
+    """
+    if not enabled:
+        yield None
+        return
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
-    bar = tqdm(total=0, unit="chunk", desc="embedding", file=sys.stderr)
+    bar: tqdm | None = None
 
     def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+        nonlocal bar
+        if total <= 0:
+            return
+        if bar is None:
+            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
 
-    return update, bar.close
+    with logging_redirect_tqdm():
+        try:
+            yield update
+        finally:
+            if bar is not None:
+                bar.close()
 
 
-def run_build(settings: Settings, sources: tuple[Path, ...], full: bool, as_json: bool) -> dict:
-    """Load the model and build; shared by `citebot-index build` and the quick start."""
+@contextlib.contextmanager
+def _skips_in_the_summary() -> Iterator[None]:
+    """The summary lists every skipped file with its reason: no log line says it a second time."""
+    parsing = logging.getLogger("index.articles")
+    level = parsing.level
+    parsing.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        parsing.setLevel(level)
+
+
+def run_build(
+    settings: Settings,
+    sources: tuple[Path, ...],
+    full: bool,
+    as_json: bool,
+    progress: bool | None = None,
+) -> dict:
+    """Load the model and build; shared by `citebot-index build` and the quick start.
+
+    The progress bar shows on a terminal unless `--json` is asked; `progress` forces it on or off.
+    """
     from index.build import build_index
     from index.embeddings import load_embedder
 
@@ -42,11 +84,9 @@ def run_build(settings: Settings, sources: tuple[Path, ...], full: bool, as_json
         settings.model_cache,
         settings.embedding_batch_size,
     )
-    progress, close = _progress_bar(not as_json)
-    try:
-        report = build_index(settings, embedder, sources or None, full=full, progress=progress)
-    finally:
-        close()
+    show = progress if progress is not None else not as_json and sys.stderr.isatty()
+    with progress_bar(show) as update, _skips_in_the_summary():
+        report = build_index(settings, embedder, sources or None, full=full, progress=update)
     return report.as_dict()
 
 
@@ -67,80 +107,47 @@ def cli() -> None:
     """Build and inspect citebot's article index."""
 
 
-LIBRARY = click.option(
-    "--library",
-    default=None,
-    metavar="NAME",
-    help="Only this library of LIBRARIES_FILE (default: every library).",
-)
-
-
-def chosen_libraries(settings: Settings, name: str | None) -> list[LibraryConfig]:
-    """The libraries a command works on: the one named, else all (the implicit one alone when
-    there is no libraries file)."""
-    libraries = load_libraries(settings)
-    return [choose_library(libraries, name)] if name else libraries
-
-
-def per_library(libraries: list[LibraryConfig], results: list, as_json: bool, line) -> str:
-    """One result as today without a libraries file; else one per library, by name."""
-    if libraries[0].implicit:
-        return json.dumps(results[0]) if as_json else line(results[0])
-    if as_json:
-        return json.dumps({lib.name: r for lib, r in zip(libraries, results, strict=True)})
-    return "\n".join(f"{lib.name}: {line(r)}" for lib, r in zip(libraries, results, strict=True))
-
-
 @cli.command()
 @click.option(
     "--source",
     "sources",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Article folder or file (repeatable); default ARTICLES_DIR (or the library's).",
+    help="Article folder or file (repeatable); default ARTICLES_DIR.",
 )
 @click.option("--full", is_flag=True, help="Rebuild from nothing instead of incrementally.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show the embedding progress bar (default: on a terminal, without --json).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@LIBRARY
-def build(sources: tuple[Path, ...], full: bool, as_json: bool, library: str | None) -> None:
+def build(sources: tuple[Path, ...], full: bool, progress: bool | None, as_json: bool) -> None:
     """Index new and changed articles; prune deleted ones; switch atomically."""
     settings = Settings()
     setup_logging("WARNING" if as_json else settings.log_level)
-    libraries = chosen_libraries(settings, library)
-    if sources and len(libraries) > 1:
-        raise click.UsageError("--source with several libraries needs --library NAME")
-    reports = []
-    for lib in libraries:
-        try:
-            reports.append(run_build(lib.settings, sources or lib.folders, full, as_json))
-        except CitebotError as exc:
-            if lib.implicit:
-                raise
-            raise CitebotError(f"library {lib.name}: {exc}") from exc
-    click.echo(per_library(libraries, reports, as_json, format_summary))
-
-
-def format_stats(s: dict) -> str:
-    if not s["built"]:
-        return f"no index {s['collection']!r} yet in {s['where']}: run `citebot-index build`"
-    return (
-        f"{s['articles']} articles, {s['chunks']} chunks; model {s['model']}; "
-        f"collection {s['collection']} ({s['generation']}); {s['where']}"
-    )
+    report = run_build(settings, sources, full, as_json, progress)
+    click.echo(json.dumps(report) if as_json else format_summary(report))
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@LIBRARY
-def stats(as_json: bool, library: str | None) -> None:
+def stats(as_json: bool) -> None:
     """Articles, chunks, model, collection and where the index lives."""
     from index.build import index_stats
 
     settings = Settings()
     setup_logging("WARNING")
-    libraries = chosen_libraries(settings, library)
-    results = [index_stats(lib.settings) for lib in libraries]
-    click.echo(per_library(libraries, results, as_json, format_stats))
+    s = index_stats(settings)
+    if as_json:
+        click.echo(json.dumps(s))
+    elif not s["built"]:
+        click.echo(f"no index {s['collection']!r} yet in {s['where']}: run `citebot-index build`")
+    else:
+        click.echo(
+            f"{s['articles']} articles, {s['chunks']} chunks; model {s['model']}; "
+            f"collection {s['collection']} ({s['generation']}); {s['where']}"
+        )
 
 
 def settings_problem(exc: ValidationError) -> str:

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from bot.cli import chat_loop, main
+from bot.cli import chat_loop, cli, main
 
 EVAL_DATA = Path(__file__).resolve().parent / "data" / "eval"
 
@@ -157,3 +158,42 @@ def test_ask_as_of_a_day_answers(sample_env, capsys):
     assert main([*args, "--as-of", "2030-01-01", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert any("$240 billion" in c["quote"] for c in out["citations"])
+
+
+@pytest.fixture
+def main_job_env(settings, monkeypatch):
+    """The main job's settings as environment variables, run where no .env is read."""
+    monkeypatch.chdir(settings.chroma_path.parent)
+    for key, value in {
+        "ARTICLES_DIR": settings.articles_dir,
+        "CHROMA_PATH": settings.chroma_path,
+        "MODEL_CACHE": settings.model_cache,
+    }.items():
+        monkeypatch.setenv(key, str(value))
+    return settings
+
+
+def test_main_job_starts_on_the_live_index_when_its_build_fails(
+    main_job_env, sample_articles, embedder
+):
+    from index.build import build_index
+
+    built = build_index(main_job_env, embedder)
+    (sample_articles / "articles-sample.txt").unlink()  # ARTICLES_DIR is empty now
+
+    result = CliRunner().invoke(cli, [], input="\n")
+
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warning == [
+        "warning: the index was not updated: no articles found in "
+        f"{main_job_env.articles_dir}; the live index is unchanged; "
+        f"answering from {built.collection}"
+    ]
+    assert "Ask about the articles" in result.stdout
+
+
+def test_main_job_without_a_live_index_fails_when_its_build_fails(main_job_env, capsys):
+    assert main([]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("error: no articles found in ")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from chromadb.api.models.Collection import Collection
 
 from index.cli import main
 from index.settings import Settings
@@ -166,3 +170,56 @@ def test_python_dash_m_index_runs_the_cli(env) -> None:
 
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["built"] is False
+
+
+def test_up_to_date_and_each_skipped_file_are_said_once(env, sample_articles, capsys, caplog):
+    (sample_articles / "notes.docx").write_bytes(b"PK\x03\x04")
+    run(capsys, "build")
+    caplog.clear()
+
+    with caplog.at_level(logging.INFO):
+        code, out, err = run(capsys, "build")
+
+    said = out + err + caplog.text
+    assert code == 0
+    assert said.count("up to date") == 1
+    assert said.count("notes.docx") == 1
+
+
+def test_build_progress_is_one_bar_with_log_lines_apart(env, sample_articles) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "index", "build", "--progress"],
+        capture_output=True,
+        timeout=180,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.decode().split("\n")  # not splitlines: \r redraws the bar in place
+    bars = [line for line in lines if "embedding:" in line]
+    assert len(bars) == 1  # one bar, its frames redrawn in place with \r
+    assert "0chunk" not in bars[0]  # not first drawn before the count was known
+    assert bars[0].rstrip().endswith("chunk/s]")  # nothing glued after it
+    assert any("INFO index.build: switched" in line and "embedding" not in line for line in lines)
+
+
+def test_build_on_a_full_disk_is_one_error_line(env, sample_articles, capsys, monkeypatch):
+    def disk_full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Collection, "upsert", disk_full)
+
+    code, out, err = run(capsys, "build")
+
+    assert (code, out) == (1, "")
+    assert err.startswith("error: the disk holding the index is full")
+    assert "the live index is unchanged" in err and err.count("\n") == 1
+
+
+def test_stats_json_gives_the_update_time_in_iso_utc(env, sample_articles, capsys) -> None:
+    run(capsys, "build", "--json")
+
+    _, out, _ = run(capsys, "stats", "--json")
+
+    updated = datetime.fromisoformat(json.loads(out)["updated"])
+    assert updated.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - updated) < timedelta(minutes=5)
