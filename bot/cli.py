@@ -21,10 +21,20 @@ def _answer_json(answer) -> str:
     return json.dumps(answer.as_dict(), ensure_ascii=False, indent=2)
 
 
-def _pipeline(settings: Settings):
+def _pipeline(settings: Settings, library: str | None = None):
+    """The pipeline of the library named (default: the default library, or the only one)."""
     from bot.pipeline import build_pipeline
+    from index.libraries import choose_library, load_libraries
 
-    return build_pipeline(settings)
+    return build_pipeline(choose_library(load_libraries(settings), library).settings)
+
+
+LIBRARY = click.option(
+    "--library",
+    default=None,
+    metavar="NAME",
+    help="Ask this library of LIBRARIES_FILE (default: the default library, or the only one).",
+)
 
 
 def chat_loop(pipeline, read=input, write=click.echo, as_of: date | None = None) -> None:
@@ -80,15 +90,20 @@ def update_index(settings: Settings, folders: tuple[Path, ...]) -> str:
 def cli(ctx: click.Context) -> None:
     """Answer questions about your articles, with quoted, numbered citations.
 
-    Without a command: bring the index up to date with ARTICLES_DIR, then run the Discord bot
-    (when DISCORD_TOKEN is set) or the terminal chat.
+    Without a command: bring the index of every library (ARTICLES_DIR without a libraries
+    file) up to date, then run the Discord bot (when DISCORD_TOKEN is set) or the terminal chat.
     """
     if ctx.invoked_subcommand is not None:
         return
     settings = Settings()
     setup_logging(settings.log_level)
-    click.echo(f"Indexing {settings.articles_dir} …", err=True)
-    click.echo(update_index(settings, ()), err=True)
+    from index.libraries import load_libraries
+
+    for library in load_libraries(settings):
+        folders = library.folders or (library.settings.articles_dir,)
+        named = "" if library.implicit else f" ({library.name})"
+        click.echo(f"Indexing {', '.join(map(str, folders))}{named} …", err=True)
+        click.echo(update_index(library.settings, library.folders), err=True)
     if settings.discord_token:
         ctx.invoke(run)
         return
@@ -112,23 +127,25 @@ AS_OF = click.option(
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the chain's result as JSON.")
 @AS_OF
-def ask(question: str, as_json: bool, as_of: date | None) -> None:
+@LIBRARY
+def ask(question: str, as_json: bool, as_of: date | None, library: str | None) -> None:
     """Answer one question."""
     from bot.render import render_text
 
     settings = Settings()
     setup_logging("WARNING")
-    answer = _pipeline(settings).ask(question, as_of=as_of)
+    answer = _pipeline(settings, library).ask(question, as_of=as_of)
     click.echo(_answer_json(answer) if as_json else render_text(answer))
 
 
 @cli.command()
 @AS_OF
-def chat(as_of: date | None) -> None:
+@LIBRARY
+def chat(as_of: date | None, library: str | None) -> None:
     """An interactive session with follow-up questions."""
     settings = Settings()
     setup_logging("WARNING")
-    chat_loop(_pipeline(settings), as_of=as_of)
+    chat_loop(_pipeline(settings, library), as_of=as_of)
 
 
 @cli.command()

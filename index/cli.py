@@ -13,6 +13,7 @@ import click
 from pydantic import ValidationError
 
 from index.errors import CitebotError
+from index.libraries import LibraryConfig, choose_library, load_libraries
 from index.logs import setup_logging
 from index.settings import Settings
 
@@ -107,13 +108,37 @@ def cli() -> None:
     """Build and inspect citebot's article index."""
 
 
+LIBRARY = click.option(
+    "--library",
+    default=None,
+    metavar="NAME",
+    help="Only this library of LIBRARIES_FILE (default: every library).",
+)
+
+
+def chosen_libraries(settings: Settings, name: str | None) -> list[LibraryConfig]:
+    """The libraries a command works on: the one named, else all (the implicit one alone when
+    there is no libraries file)."""
+    libraries = load_libraries(settings)
+    return [choose_library(libraries, name)] if name else libraries
+
+
+def per_library(libraries: list[LibraryConfig], results: list, as_json: bool, line) -> str:
+    """One result as today without a libraries file; else one per library, by name."""
+    if libraries[0].implicit:
+        return json.dumps(results[0]) if as_json else line(results[0])
+    if as_json:
+        return json.dumps({lib.name: r for lib, r in zip(libraries, results, strict=True)})
+    return "\n".join(f"{lib.name}: {line(r)}" for lib, r in zip(libraries, results, strict=True))
+
+
 @cli.command()
 @click.option(
     "--source",
     "sources",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Article folder or file (repeatable); default ARTICLES_DIR.",
+    help="Article folder or file (repeatable); default ARTICLES_DIR (or the library's).",
 )
 @click.option("--full", is_flag=True, help="Rebuild from nothing instead of incrementally.")
 @click.option(
@@ -122,32 +147,49 @@ def cli() -> None:
     help="Show the embedding progress bar (default: on a terminal, without --json).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def build(sources: tuple[Path, ...], full: bool, progress: bool | None, as_json: bool) -> None:
+@LIBRARY
+def build(
+    sources: tuple[Path, ...], full: bool, progress: bool | None, as_json: bool, library: str | None
+) -> None:
     """Index new and changed articles; prune deleted ones; switch atomically."""
     settings = Settings()
     setup_logging("WARNING" if as_json else settings.log_level)
-    report = run_build(settings, sources, full, as_json, progress)
-    click.echo(json.dumps(report) if as_json else format_summary(report))
+    libraries = chosen_libraries(settings, library)
+    if sources and len(libraries) > 1:
+        raise click.UsageError("--source with several libraries needs --library NAME")
+    reports = []
+    for lib in libraries:
+        try:
+            folders = sources or lib.folders
+            reports.append(run_build(lib.settings, folders, full, as_json, progress))
+        except CitebotError as exc:
+            if lib.implicit:
+                raise
+            raise CitebotError(f"library {lib.name}: {exc}") from exc
+    click.echo(per_library(libraries, reports, as_json, format_summary))
+
+
+def format_stats(s: dict) -> str:
+    if not s["built"]:
+        return f"no index {s['collection']!r} yet in {s['where']}: run `citebot-index build`"
+    return (
+        f"{s['articles']} articles, {s['chunks']} chunks; model {s['model']}; "
+        f"collection {s['collection']} ({s['generation']}); {s['where']}"
+    )
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def stats(as_json: bool) -> None:
+@LIBRARY
+def stats(as_json: bool, library: str | None) -> None:
     """Articles, chunks, model, collection and where the index lives."""
     from index.build import index_stats
 
     settings = Settings()
     setup_logging("WARNING")
-    s = index_stats(settings)
-    if as_json:
-        click.echo(json.dumps(s))
-    elif not s["built"]:
-        click.echo(f"no index {s['collection']!r} yet in {s['where']}: run `citebot-index build`")
-    else:
-        click.echo(
-            f"{s['articles']} articles, {s['chunks']} chunks; model {s['model']}; "
-            f"collection {s['collection']} ({s['generation']}); {s['where']}"
-        )
+    libraries = chosen_libraries(settings, library)
+    results = [index_stats(lib.settings) for lib in libraries]
+    click.echo(per_library(libraries, results, as_json, format_stats))
 
 
 def settings_problem(exc: ValidationError) -> str:
