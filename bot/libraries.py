@@ -7,9 +7,9 @@ are is `index.libraries` (`libraries.toml`, or the one implicit library).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from bot.conversation import Answerer, AnswerLog, ConversationService
@@ -23,7 +23,7 @@ class LibraryPipeline(Answerer, Protocol):
     """What a library needs from `bot.pipeline.Pipeline`; every method blocks."""
 
     def sources(self) -> list[Any]: ...
-    def reindex(self) -> dict: ...
+    def reindex(self, sources: Sequence[Path] | None = None) -> dict: ...
 
 
 @dataclass
@@ -33,7 +33,6 @@ class Library:
     config: LibraryConfig
     pipeline: LibraryPipeline
     conversations: ConversationService
-    _reindex_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def name(self) -> str:
@@ -57,16 +56,7 @@ class Library:
 
     def reindex(self) -> dict:
         """Rebuild this library's index alone from its folders, then answer from it (blocking)."""
-        folders = self.config.folders
-        if len(folders) <= 1:  # its one folder is its settings' ARTICLES_DIR
-            return self.pipeline.reindex()
-        from index.build import build_index
-
-        # the pipeline's own reindex reads ARTICLES_DIR alone
-        with self._reindex_lock:
-            report = build_index(self.settings, self.pipeline.embedder, folders).as_dict()
-            self.pipeline.index.refresh()
-            return report
+        return self.pipeline.reindex(self.config.folders or None)
 
 
 class Libraries:

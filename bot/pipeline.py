@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from bot.answer import Answer
@@ -129,12 +130,13 @@ class Pipeline:
             key=lambda a: a.title.casefold(),
         )
 
-    def reindex(self) -> dict:
-        """Run the incremental build, then answer from the new index; returns the report."""
+    def reindex(self, sources: Sequence[Path] | None = None) -> dict:
+        """Run the incremental build of `sources` (default ARTICLES_DIR; a library's folders),
+        then answer from the new index; returns the report."""
         from index.build import build_index
 
         with self._reindex_lock:
-            report = build_index(self.settings, self.embedder).as_dict()
+            report = build_index(self.settings, self.embedder, sources or None).as_dict()
             self.index.refresh()
             return report
 

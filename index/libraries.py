@@ -142,6 +142,7 @@ def _one(
         places[key] = frozenset(ids)
     if len(problems) > before:
         return None
+    name = str(name)
     own = settings.model_copy(
         update={
             "articles_dir": folders[0],

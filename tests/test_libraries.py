@@ -183,6 +183,28 @@ def test_one_rate_limit_counts_a_users_questions_to_every_library(shelf: Librari
         tech.conversations.admit("alice", "What does the satellite measure?")
 
 
+def test_reindex_of_a_library_reads_every_one_of_its_folders(
+    folders: Path, model_cache: Path, embedder
+) -> None:
+    from bot.libraries import open_pipelines
+    from index.build import build_index
+
+    toml = '[[library]]\nname = "everything"\narticles = ["politics", "tech"]\n'
+    settings = settings_with(folders, model_cache, toml)
+    (config,) = load_libraries(settings)
+    build_index(config.settings, embedder, config.folders)
+    (library,) = libraries = Libraries.open(
+        open_pipelines(settings, embedder), MemoryLog(), max_question_chars=100,
+        rate_limit_per_minute=None,
+    )  # fmt: skip
+    (folders / "tech" / "bridge.md").write_text("# Bridge Repairs Delayed\n\nThe bridge waits.\n")
+
+    assert library.reindex()["articles"] == 5
+    titles = {a.title for a in library.sources()}
+    assert "Bridge Repairs Delayed" in titles and "Governor Signs School Lunch Bill" in titles
+    libraries.close()
+
+
 # --- the commands --------------------------------------------------------------------------
 
 

@@ -8,7 +8,8 @@ import logging
 import signal
 from collections.abc import Awaitable, Sequence
 from datetime import date
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeGuard
 
 import aiohttp
 import discord
@@ -56,11 +57,15 @@ class Pipeline(Protocol):
         self, question: str, history: Sequence[tuple[str, str]] = (), as_of: date | None = None
     ) -> Answer: ...
     def sources(self) -> list[Any]: ...
-    def reindex(self) -> dict: ...
+    def reindex(self, sources: Sequence[Path] | None = None) -> dict: ...
 
 
 # Each configured library with the pipeline it answers from (see `bot.libraries`).
 Shelf = Sequence[tuple[LibraryConfig, Pipeline]]
+
+if TYPE_CHECKING:
+    # where a question or command comes from: a message's channel or an interaction's
+    Channel: TypeAlias = discord.abc.MessageableChannel | discord.abc.GuildChannel
 
 
 class NotHereError(CitebotError):
@@ -117,8 +122,12 @@ class Citebot(commands.Bot):
         # per library over one log and one rate limit; its thread pools keep model work and
         # logging off the event loop (and apart from aiohttp's DNS, which uses the loop's
         # default executor)
+        if not libraries:
+            if pipeline is None:
+                raise TypeError("Citebot needs a pipeline, or libraries")
+            libraries = [(implicit_library(settings), pipeline)]
         self.libraries = Libraries.open(
-            libraries or [(implicit_library(settings), pipeline)],
+            libraries,
             feedback,
             max_question_chars=MAX_QUESTION_CHARS,
             rate_limit_per_minute=settings.rate_limit_per_minute,
@@ -184,14 +193,14 @@ class Citebot(commands.Bot):
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: questions in messages are handled by `AskCog`'s listener."""
 
-    def _listed(self, channel: discord.abc.MessageableChannel) -> bool:
+    def _listed(self, channel: Channel) -> bool:
         """Whether the allow-list (empty: everything) names the channel, or a thread's channel."""
         allowed = self.settings.allowed_channels
         if not allowed or channel.id in allowed:
             return True
         return isinstance(channel, discord.Thread) and channel.parent_id in allowed
 
-    def library_at(self, channel: discord.abc.MessageableChannel | None) -> Library | None:
+    def library_at(self, channel: Channel | None) -> Library | None:
         """The library for a server channel (a thread goes with its channel), if any."""
         if not _in_a_server(channel):
             return None
@@ -200,14 +209,14 @@ class Citebot(commands.Bot):
         parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
         return self.libraries.route(guild_id, channel.id, parent_id)
 
-    def channel_allowed(self, channel: discord.abc.MessageableChannel | None) -> bool:
+    def channel_allowed(self, channel: Channel | None) -> bool:
         """Whether the bot serves this channel: never a DM; in a server, what the allow-list
         names, where a thread counts if it or its channel is listed, and a library answers."""
         return (
             _in_a_server(channel) and self._listed(channel) and self.library_at(channel) is not None
         )
 
-    def check_channel(self, channel: discord.abc.MessageableChannel | None) -> Library:
+    def check_channel(self, channel: Channel | None) -> Library:
         """The library answering in this channel, or `NotHereError` saying where the bot
         answers."""
         if not _in_a_server(channel):
@@ -217,7 +226,7 @@ class Citebot(commands.Bot):
             raise NotHereError(f"I only answer questions in {where}.")
         return self.library_here(channel)
 
-    def library_here(self, channel: discord.abc.MessageableChannel | None) -> Library:
+    def library_here(self, channel: Channel | None) -> Library:
         """`library_at`, or `NotHereError` naming this server's channels that have one."""
         library = self.library_at(channel)
         if library is not None:
@@ -273,7 +282,7 @@ class Citebot(commands.Bot):
         await self.report(interaction, getattr(error, "original", error))
 
 
-def _in_a_server(channel: discord.abc.MessageableChannel | None) -> bool:
+def _in_a_server(channel: Channel | None) -> TypeGuard[Channel]:
     """Whether a channel belongs to a server: not a DM nor a group DM."""
     if channel is None or isinstance(channel, discord.abc.PrivateChannel):
         return False

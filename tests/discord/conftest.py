@@ -109,8 +109,8 @@ class Spy:
     def sources(self):
         return self.real.sources()
 
-    def reindex(self) -> dict:
+    def reindex(self, sources=None) -> dict:
         self.reindexed += 1
         if self.on_reindex is not None:
             self.on_reindex()
-        return self.real.reindex()
+        return self.real.reindex(sources)
