@@ -95,9 +95,7 @@ class Spy:
         self.rewrite: Callable[[Answer], Answer] | None = None
         self.on_reindex: Callable[[], None] | None = None
 
-    def answer(
-        self, question: str, history: Sequence[tuple[str, str]] = (), as_of=None
-    ) -> Answer:
+    def answer(self, question: str, history: Sequence[tuple[str, str]] = (), as_of=None) -> Answer:
         self.asked.append((question, list(history)))
         if self.fail is not None:
             error, self.fail = self.fail, None
