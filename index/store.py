@@ -242,7 +242,10 @@ def acquire_lease(client, name: str, seconds: float = LEASE_SECONDS) -> BuildLea
     `/reindex`) without a bound, and the next run picks up whatever it missed.
     """
     now = time.time()
-    terms = _terms(client, name)
+    try:
+        terms = _terms(client, name)
+    except Exception as exc:
+        raise StoreError(f"cannot take the build lease of {name!r}: {exc}") from exc
     if terms:
         latest = _meta_of(client, terms[-1][1])
         if not _lease_is_free(latest, now):
