@@ -54,7 +54,8 @@ class AskCog(commands.Cog):
         question = self._addressed(message)
         if question is None:
             return
-        if self.bot.user.id not in message.raw_mentions and not asks_something(question):
+        me = self.bot.user  # set: `_addressed` answers None before the bot is logged in
+        if (me is None or me.id not in message.raw_mentions) and not asks_something(question):
             # small talk in the bot's thread: no answer, and not counted against the limit
             if thanks(question):
                 await self._acknowledge(message)

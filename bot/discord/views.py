@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -37,12 +37,13 @@ class VoteButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> VoteButton:
         return cls(int(match["answer_id"]), match["vote"])
 
-    async def callback(self, interaction: discord.Interaction[Citebot]) -> None:
-        await interaction.client.run_guarded(interaction, self._record(interaction))
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client: Citebot = interaction.client
+        await client.run_guarded(interaction, self._record(interaction))
 
     async def _record(self, interaction: discord.Interaction[Citebot]) -> None:
         previous = await interaction.client.conversations.vote(
@@ -109,7 +110,8 @@ class SourcesPager(discord.ui.View):
 
     async def on_timeout(self) -> None:
         for item in self.children:
-            item.disabled = True
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
         if self.interaction is not None:
             # the message may be gone or its token expired: then there is nothing to disable
             with contextlib.suppress(discord.HTTPException):

@@ -88,7 +88,9 @@ def extract_article(html: bytes | str, url: str = "") -> PageArticle | None:
         # (benchmarks/html_extract.py); the balanced default lost none there
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
-    text = (doc.text or "").strip() if doc else ""
+    if doc is None or isinstance(doc, dict):  # as_dict=False gives a Document, or None
+        return None
+    text = (doc.text or "").strip()
     if not text:
         return None
     title = " ".join((doc.title or "").split())
