@@ -237,3 +237,16 @@ def test_same_passage_in_two_articles_gets_two_ids(embedder) -> None:
         chunk_article(one, embedder.count_tokens)[0].id
         != chunk_article(two, embedder.count_tokens)[0].id
     )
+
+
+def test_quantizer_advice_is_dropped_without_silencing_other_loggers() -> None:
+    import logging
+
+    from index.embeddings import _quantizer_advice
+
+    def record(path: str) -> logging.LogRecord:
+        return logging.LogRecord("root", logging.WARNING, path, 1, "advice", None, None)
+
+    assert not _quantizer_advice(record("/venv/onnxruntime/quantization/quantize.py"))
+    assert _quantizer_advice(record("/work/bot/pipeline.py"))
+    assert logging.root.manager.disable == logging.NOTSET
