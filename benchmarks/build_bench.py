@@ -128,7 +128,7 @@ def ann_recall(reader, embedder, queries: list[str]) -> float:
 def run(args: argparse.Namespace, work: Path) -> dict:
     from index.articles import load_articles
     from index.build import build_index, chunk_all, embedding_batch
-    from index.embeddings import load_embedder
+    from index.embeddings import embedder_from_settings
     from index.settings import Settings
     from index.store import open_index
 
@@ -140,12 +140,7 @@ def run(args: argparse.Namespace, work: Path) -> dict:
         MODEL_CACHE=args.model_cache,
         EMBEDDING_BACKEND=args.backend,
     )
-    embedder = load_embedder(
-        settings.embedding_model,
-        settings.embedding_backend,
-        settings.model_cache,
-        settings.embedding_batch_size,
-    )
+    embedder = embedder_from_settings(settings)
     embedder.embed(["warm-up"] * 8)
 
     # the bare model on exactly the texts a build embeds, handed over in the same batches

@@ -17,7 +17,7 @@ from bot.answerers import AnswererContext, make_answerer
 from bot.chain import build_chain
 from bot.questions import clean_question
 from bot.retrieval import HybridRetriever, SearchIndex
-from index.embeddings import Embedder, load_embedder
+from index.embeddings import Embedder, embedder_from_settings
 from index.settings import Settings
 from index.store import open_index
 
@@ -142,12 +142,7 @@ class Pipeline:
 
 
 def load_default_embedder(settings: Settings) -> Embedder:
-    return load_embedder(
-        settings.embedding_model,
-        settings.embedding_backend,
-        settings.model_cache,
-        settings.embedding_batch_size,
-    )
+    return embedder_from_settings(settings)
 
 
 def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipeline:

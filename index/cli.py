@@ -77,14 +77,9 @@ def run_build(
     The progress bar shows on a terminal unless `--json` is asked; `progress` forces it on or off.
     """
     from index.build import build_index
-    from index.embeddings import load_embedder
+    from index.embeddings import embedder_from_settings
 
-    embedder = load_embedder(
-        settings.embedding_model,
-        settings.embedding_backend,
-        settings.model_cache,
-        settings.embedding_batch_size,
-    )
+    embedder = embedder_from_settings(settings)
     show = progress if progress is not None else not as_json and sys.stderr.isatty()
     with progress_bar(show) as update, _skips_in_the_summary():
         report = build_index(settings, embedder, sources or None, full=full, progress=update)

@@ -9,13 +9,14 @@ import os
 import tempfile
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from index.errors import ModelError
+from index.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +101,17 @@ class _Tokens:
 class TorchEmbedder:
     """Stock sentence-transformers on torch."""
 
-    def __init__(self, model_dir: Path, batch_size: int = 16, label: str = "") -> None:
+    def __init__(
+        self, model_dir: Path, batch_size: int = 16, label: str = "", device: str = "cpu"
+    ) -> None:
         go_offline()
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
 
-        self.name = f"{label or model_dir.name}:torch"
-        self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        self.name = f"{label or model_dir.name}:torch" + (f"-{device}" if device != "cpu" else "")
+        self._model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
         self._tokens = _Tokens(model_dir)
         self._batch = batch_size
         self.dim = int(self._model.get_embedding_dimension() or 0)
@@ -272,12 +275,47 @@ class OnnxEmbedder:
         return self._tokens.count(texts)
 
 
-def load_embedder(model: str, backend: str, cache_dir: Path, batch_size: int = 32) -> Embedder:
-    """The configured embedder; `ModelError` with a clear message when it can't be loaded."""
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def resolve_device(requested: str, cuda_available: Callable[[], bool] | None = None) -> str:
+    """`EMBEDDING_DEVICE` as "cpu" or "cuda": auto takes a CUDA GPU when torch sees one."""
+    requested = requested.lower()
+    if requested == "cpu":
+        return "cpu"
+    if requested not in ("auto", "cuda"):
+        raise ModelError(f"EMBEDDING_DEVICE={requested!r}: choose auto, cpu or cuda")
+    if (cuda_available or _cuda_available)():
+        return "cuda"
+    if requested == "cuda":
+        raise ModelError(
+            "EMBEDDING_DEVICE=cuda, but torch sees no CUDA GPU (a CPU build of torch, or no "
+            "driver); set EMBEDDING_DEVICE=auto or cpu"
+        )
+    return "cpu"
+
+
+def load_embedder(
+    model: str, backend: str, cache_dir: Path, batch_size: int = 32, device: str = "cpu"
+) -> Embedder:
+    """The configured embedder; `ModelError` with a clear message when it can't be loaded.
+
+    On a CUDA GPU the model runs on torch whatever the backend: int8 ONNX is the CPU's speed-up,
+    and its integer kernels have no GPU version in onnxruntime.
+    """
     model_dir = resolve_model_path(model)
+    where = resolve_device(device)
+    if where == "cuda" and backend != "torch":
+        log.info("EMBEDDING_DEVICE: a CUDA GPU, so the torch backend runs instead of %s", backend)
+        backend = "torch"
     try:
         if backend == "torch":
-            return TorchEmbedder(model_dir, batch_size=min(batch_size, 16), label=model)
+            return TorchEmbedder(
+                model_dir, batch_size=min(batch_size, 16), label=model, device=where
+            )
         if backend in ("onnx", "onnx-int8"):
             return OnnxEmbedder(
                 model_dir,
@@ -291,3 +329,14 @@ def load_embedder(model: str, backend: str, cache_dir: Path, batch_size: int = 3
     except Exception as exc:  # a broken model folder surfaces as many different exceptions
         raise ModelError(f"could not load embedding model from {model_dir}: {exc}") from exc
     raise ModelError(f"unknown embedding backend {backend!r} (onnx-int8, onnx or torch)")
+
+
+def embedder_from_settings(settings: Settings) -> Embedder:
+    """The embedder the settings name: model, backend, cache, batch size and device."""
+    return load_embedder(
+        settings.embedding_model,
+        settings.embedding_backend,
+        settings.model_cache,
+        settings.embedding_batch_size,
+        settings.embedding_device,
+    )

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
         "onnx-int8", alias="EMBEDDING_BACKEND"
     )
     model_cache: Path = Field(Path(".citebot/models"), alias="MODEL_CACHE")
+    # auto: a CUDA GPU when torch sees one (then the torch backend runs on it), else the CPU
+    embedding_device: Literal["auto", "cpu", "cuda"] = Field("auto", alias="EMBEDDING_DEVICE")
     embedding_batch_size: int = Field(16, ge=1, alias="EMBEDDING_BATCH_SIZE")
     chunk_tokens: int = Field(200, ge=32, le=254, alias="CHUNK_TOKENS")
     chunk_overlap_tokens: int = Field(40, ge=0, alias="CHUNK_OVERLAP_TOKENS")
