@@ -21,8 +21,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from index.store import GenerationReader
 
 ROOT = Path(__file__).resolve().parent.parent
 RATIO_TARGET = 1.10
@@ -101,21 +105,15 @@ def question_like(chunks, n: int, seed: int = 7) -> list[str]:
     return out
 
 
-def ann_recall(reader, embedder, queries: list[str]) -> float:
+def ann_recall(reader: GenerationReader, embedder, queries: list[str]) -> float:
     """Mean recall@K of Chroma's HNSW search against exact search over the stored vectors.
 
     A returned passage counts when it is at least as close as the exact K-th one (to 1e-5):
     the corpus repeats some articles, and equal vectors may tie in either order.
     """
-    from index.store import iter_records
-
-    ids: list[str] = []
-    rows: list[np.ndarray] = []
-    for page in iter_records(reader.collection, ["embeddings"]):
-        ids.extend(page["ids"])
-        rows.append(np.asarray(page["embeddings"], dtype=np.float32))
-    matrix = np.vstack(rows)
-    row_of = {cid: i for i, cid in enumerate(ids)}
+    stored = reader.embeddings()  # every vector of the generation
+    matrix = np.vstack(list(stored.values()))
+    row_of = {cid: i for i, cid in enumerate(stored)}
     scores = []
     for vector in embedder.embed(queries):
         sims = matrix @ vector
@@ -167,7 +165,7 @@ def run(args: argparse.Namespace, work: Path) -> dict:
         raise SystemExit(f"error: a rebuild with nothing changed embedded {again.embedded}")
 
     queries = question_like(chunks, args.queries)
-    recall = ann_recall(open_index(settings), embedder, queries)
+    recall = ann_recall(open_index(settings).live, embedder, queries)
     return {
         "corpus": str(args.corpus),
         "articles": report.articles,

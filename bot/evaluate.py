@@ -90,7 +90,7 @@ class Known:
 
     @classmethod
     def of(cls, pipeline, corpus: Path) -> Known:
-        passages = pipeline.index.keyword.passages
+        passages = pipeline.retriever.passages()
         return cls(
             doc_ids_by_article(corpus),
             {p.id: str(p.metadata.get("article_id", "")) for p in passages},
@@ -197,9 +197,10 @@ def _stock_retriever(settings: Settings, embedder, pipeline):
 
     from bot.retrieval import LCEmbeddings
 
+    live = pipeline.retriever.snapshot()  # the generation the eval's own pipeline answers from
     return Chroma(
-        client=pipeline.index.reader.client,
-        collection_name=pipeline.index.reader.generation,
+        client=live.client,
+        collection_name=live.generation,
         embedding_function=LCEmbeddings(embedder),
     )
 

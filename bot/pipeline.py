@@ -113,7 +113,7 @@ class Pipeline:
         """The indexed articles, by title."""
         counts: Counter[str] = Counter()
         first: dict[str, ArticleInfo] = {}
-        for p in self.index.keyword.passages:
+        for p in self.retriever.passages():
             aid = p.metadata.get("article_id", p.id)
             counts[aid] += 1
             first.setdefault(

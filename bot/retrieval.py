@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -21,7 +22,7 @@ from pydantic import ConfigDict
 from bot.text import content_terms
 from index.embeddings import Embedder
 from index.errors import CitebotError
-from index.store import IndexReader, Passage
+from index.store import GenerationReader, IndexReader, Passage
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +97,57 @@ class KeywordIndex:
         ]
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """One generation as the answering side reads it: its vectors and its keyword index.
+
+    Never changed once made; a newer generation gets a new snapshot, so a question that took
+    this one reads one consistent index to the end, whatever a rebuild does meanwhile.
+    """
+
+    reader: GenerationReader
+    keyword: KeywordIndex
+
+    @classmethod
+    def of(cls, reader: GenerationReader) -> Snapshot:
+        """Read a generation's passages and index them (seconds on a large library)."""
+        return cls(reader, KeywordIndex(reader.passages()))
+
+    @property
+    def generation(self) -> str:
+        return self.reader.generation
+
+    @property
+    def client(self) -> Any:
+        """The Chroma client holding the generation (for stock LangChain code, the baseline)."""
+        return self.reader.client
+
+    def passages(self) -> list[Passage]:
+        """Every stored chunk of the generation."""
+        return list(self.keyword.passages)
+
+    def idf(self, term: str) -> float:
+        return self.keyword.idf(term)
+
+    def stored_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        return self.reader.embeddings(chunk_ids)
+
+
 class SearchIndex:
-    """The live index as the answering side needs it; follows the pointer after a rebuild."""
+    """The live index as the answering side needs it; follows the pointer after a rebuild.
+
+    The current `Snapshot` is one reference: a rebuild's snapshot is made aside, then swapped in.
+    """
 
     def __init__(self, reader: IndexReader) -> None:
-        self.reader = reader
+        self._reader = reader
         self._lock = threading.Lock()
         self._checked = time.monotonic()
-        self.keyword = KeywordIndex(reader.passages())
+        self._snapshot = Snapshot.of(reader.live)
+
+    def snapshot(self) -> Snapshot:
+        """The generation answered from now; hold it for the whole of one question."""
+        return self._snapshot
 
     def refresh(self) -> bool:
         """Switch to a newly built generation (if any); True when it switched."""
@@ -111,11 +155,13 @@ class SearchIndex:
             return self._switch()
 
     def _switch(self) -> bool:
-        """Follow the pointer and rebuild the keyword index when it moved; hold `_lock`."""
-        if not self.reader.refresh():
+        """Follow the pointer and, when it moved, swap in a new snapshot; hold `_lock`."""
+        current = self._snapshot
+        live = self._reader.open_live(current.reader)
+        if live is current.reader:
             return False
-        self.keyword = KeywordIndex(self.reader.passages())
-        log.info("now answering from %s", self.reader.generation)
+        self._snapshot = Snapshot.of(live)
+        log.info("now answering from %s", live.generation)
         return True
 
     def refresh_every(self, seconds: float) -> None:
@@ -181,20 +227,35 @@ class HybridRetriever(BaseRetriever):
     ) -> list[Document]:
         return self.search(query, qvec, as_of)
 
+    def snapshot(self) -> Snapshot:
+        """The generation answered from now (its passages, client, name), as one whole."""
+        return self.index.snapshot()
+
+    @property
+    def generation(self) -> str:
+        """The name of the generation answered from now."""
+        return self.index.snapshot().generation
+
+    def passages(self) -> list[Passage]:
+        """Every stored chunk of the live index (for /sources and the eval)."""
+        return self.index.snapshot().passages()
+
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term in the live index."""
-        return self.index.keyword.idf(term)
+        return self.index.snapshot().idf(term)
 
     def stored_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         """The vectors the build stored for some chunks, by id (no model run)."""
-        return self.index.reader.embeddings(chunk_ids)
+        return self.index.snapshot().stored_vectors(chunk_ids)
 
     def search(
         self, query: str, qvec: np.ndarray | None = None, as_of: date | None = None
     ) -> list[Document]:
+        """The top `k` passages for a question, read from one snapshot of the index."""
         emb: Embedder = self.embedder
+        snap = self.index.snapshot()
         qvec = emb.embed([query])[0] if qvec is None else qvec
-        chunks, articles = self._fuse(self._rankings(query, qvec, as_of), as_of)
+        chunks, articles = self._fuse(snap, self._rankings(snap, query, qvec, as_of), as_of)
         by_article: dict[str, list[dict[str, Any]]] = {}
         for e in sorted(chunks.values(), key=lambda e: e["rrf"], reverse=True):
             by_article.setdefault(_article(e["p"]), []).append(e)
@@ -207,22 +268,22 @@ class HybridRetriever(BaseRetriever):
         out = out[: self.k]
         missing = [e for e in out if e["dense"] is None]
         if missing:  # keyword-only hits: the relevance gate needs their cosine too
-            stored = self.index.reader.embeddings([e["p"].id for e in missing])
+            stored = snap.stored_vectors([e["p"].id for e in missing])
             for e in missing:
                 v = stored.get(e["p"].id)
                 e["dense"] = float(np.dot(v, qvec)) if v is not None else 0.0
         return [_document(e["p"], dense=e["dense"], bm25=e["bm25"], rrf=e["rrf"]) for e in out]
 
     def _rankings(
-        self, query: str, qvec: np.ndarray, as_of: date | None
+        self, snap: Snapshot, query: str, qvec: np.ndarray, as_of: date | None
     ) -> dict[str, list[tuple[Passage, float]]]:
         """The dense and the BM25 candidates, best first, without articles from after `as_of`."""
-        keyword = self.index.keyword
+        keyword = snap.keyword
         # the passages are in memory for BM25 already; Chroma only ranks them (an id that the
         # keyword index lacks belongs to a build being switched to, and waits for the switch)
         dense = [
             (keyword.by_id[i], score)
-            for i, score in self.index.reader.nearest_ids(qvec, self.candidates)
+            for i, score in snap.reader.nearest_ids(qvec, self.candidates)
             if i in keyword.by_id
         ]
         rankings = {"dense": dense, "bm25": keyword.search(query, self.candidates)}
@@ -234,7 +295,10 @@ class HybridRetriever(BaseRetriever):
         }
 
     def _fuse(
-        self, rankings: dict[str, list[tuple[Passage, float]]], as_of: date | None
+        self,
+        snap: Snapshot,
+        rankings: dict[str, list[tuple[Passage, float]]],
+        as_of: date | None,
     ) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
         """Chunks with their RRF and raw scores; articles scored with the recency prior."""
         chunks: dict[str, dict[str, Any]] = {}
@@ -251,7 +315,7 @@ class HybridRetriever(BaseRetriever):
                     articles[aid] += 1 / (RRF_K + len(seen))
         bonus = self.recency_weight / (RRF_K + 1)
         for aid in articles:
-            articles[aid] += bonus * self.index.keyword.freshness(aid, as_of, self.recency_days)
+            articles[aid] += bonus * snap.keyword.freshness(aid, as_of, self.recency_days)
         return chunks, articles
 
 

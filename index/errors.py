@@ -30,3 +30,9 @@ class BuildConflictError(CitebotError):
 
 class ModelError(CitebotError):
     """The embedding model could not be loaded."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line of at most 300 characters (Chroma's errors span many)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

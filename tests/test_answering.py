@@ -11,7 +11,7 @@ TRADE_Q = "How much was trade between Russia and China last year?"
 
 
 def _chunk_texts(pipeline) -> dict[str, str]:
-    return {p.id: p.text for p in pipeline.index.keyword.passages}
+    return {p.id: p.text for p in pipeline.retriever.passages()}
 
 
 def test_trade_question_is_answered_with_a_quote_holding_the_figure(sample_pipeline):

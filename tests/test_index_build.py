@@ -26,11 +26,10 @@ from index.sentences import split_sentences
 from index.settings import Settings
 from index.store import (
     BuildLease,
+    IndexStore,
     acquire_lease,
-    list_generations,
     make_client,
     open_index,
-    read_pointer,
 )
 from tests.conftest import make_settings
 
@@ -523,7 +522,7 @@ def test_embedder_crash_mid_build_leaves_the_old_index_answering(
 
     assert snapshot(settings, embedder) == before
     # the half-written generation exists, but no reader is pointed at it
-    assert len(list_generations(make_client(settings), settings.collection)) == 2
+    assert len(IndexStore.open(settings).generations()) == 2
 
 
 def test_keyboard_interrupt_leaves_the_old_index_answering(small_chunks, embedder) -> None:
@@ -587,15 +586,13 @@ def test_completed_build_drops_the_interrupted_generation(small_chunks, embedder
 
     with pytest.raises(KeyboardInterrupt):
         build_index(small_chunks, embedder, progress=ctrl_c_midway)
-    client = make_client(small_chunks)
-    assert len(list_generations(client, small_chunks.collection)) == 2
+    store = IndexStore.open(small_chunks)
+    assert len(store.generations()) == 2
 
     build_index(small_chunks, embedder)
 
-    pointer = read_pointer(client, small_chunks.collection)
-    assert list_generations(client, small_chunks.collection) == sorted(
-        [pointer["previous"], pointer["active"]]
-    )
+    pointer = store.pointer()
+    assert store.generations() == sorted([pointer["previous"], pointer["active"]])
 
 
 def test_killed_build_process_leaves_the_old_index_answering(small_chunks, embedder) -> None:
@@ -717,7 +714,7 @@ def test_full_disk_mid_build_is_one_clear_error_and_the_live_index_stays(
     monkeypatch.undo()
     assert snapshot(small_chunks, embedder) == before
     # the half-written generation is gone; only the live one is left
-    assert list_generations(make_client(small_chunks), small_chunks.collection) == [before[0]]
+    assert IndexStore.open(small_chunks).generations() == [before[0]]
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
@@ -732,8 +729,8 @@ def test_generation_left_unreadable_by_a_full_disk_is_dropped_by_the_next_build(
     with pytest.raises(StoreWriteError):
         build_index(small_chunks, embedder)
     monkeypatch.undo()
-    client = make_client(small_chunks)
-    (broken,) = set(list_generations(client, small_chunks.collection)) - {before[0]}
+    store = IndexStore.open(small_chunks)
+    (broken,) = set(store.generations()) - {before[0]}
     get = Collection.get
 
     def unreadable(self, *args, **kwargs):  # as Chroma answers for a half-compacted collection
@@ -750,7 +747,7 @@ def test_generation_left_unreadable_by_a_full_disk_is_dropped_by_the_next_build(
     report = build_index(small_chunks, embedder, full=full)
 
     assert report.switched is full
-    assert broken not in list_generations(client, small_chunks.collection)
+    assert broken not in store.generations()
     monkeypatch.undo()
     assert sorted(stored(small_chunks)) == before[1]
 
@@ -813,8 +810,8 @@ def test_builder_that_stalled_past_its_lease_does_not_switch(small_chunks, embed
             small_chunks, embedder, progress=stall_then_let_another_build_run, lease_seconds=0.5
         )
 
-    client = make_client(small_chunks)
-    pointer = read_pointer(client, small_chunks.collection)
+    store = IndexStore.open(small_chunks)
+    pointer = store.pointer()
     assert other[0].switched and pointer["active"] == other[0].collection
-    assert pointer["active"] in list_generations(client, small_chunks.collection)
+    assert pointer["active"] in store.generations()
     assert sorted(stored(small_chunks)) == sorted(expected_chunks(small_chunks, embedder))

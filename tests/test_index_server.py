@@ -15,7 +15,7 @@ import pytest
 
 from index.build import build_index, index_stats
 from index.errors import BuildConflictError
-from index.store import acquire_lease, list_generations, make_client, open_index, read_pointer
+from index.store import IndexStore, acquire_lease, make_client, open_index
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.server
@@ -229,8 +229,8 @@ def test_stalled_build_on_the_server_does_not_switch_to_a_deleted_generation(
     with pytest.raises(BuildConflictError, match="lost its lease"):
         build_index(server_settings, embedder, progress=stall, lease_seconds=0.5)
 
-    client = make_client(server_settings)
-    active = read_pointer(client, server_settings.collection)["active"]
+    store = IndexStore.open(server_settings)
+    active = store.pointer()["active"]
     assert other[0].switched and active == other[0].collection
-    assert active in list_generations(client, server_settings.collection)
+    assert active in store.generations()
     assert open_index(server_settings).count() == other[0].chunks

@@ -1,0 +1,353 @@
+"""The generation protocol of one collection name, end to end.
+
+A build writes a new generation collection (`<name>__g<stamp>`) and, when it is complete, switches
+the pointer (the metadata of `<name>__pointer`) to it in one call. Readers follow the pointer, so
+the live index answers throughout a build, and an interrupted build leaves it untouched. Builds of
+one collection exclude each other with a lease kept in the store itself (`index/store/lease.py`).
+
+`IndexStore` is the only place that knows this layout; `index/build.py` hands it records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import shutil
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import BuildConflictError, CitebotError, StoreWriteError, one_line
+from index.settings import Settings
+from index.store.chroma import (
+    create_generation,
+    delete_collection,
+    iter_records,
+    list_generations,
+    make_client,
+    new_generation_name,
+    read_pointer,
+    where_is,
+    write_pointer,
+)
+from index.store.lease import LEASE_SECONDS, BuildLease, acquire_lease, leased_generations
+from index.store.reader import IndexReader
+
+log = logging.getLogger(__name__)
+
+WRITE_BATCH = 1000
+LOW_DISK = 64 * 2**20  # free bytes under which a failed write is put down to a full disk
+
+Records = Mapping[str, tuple[str, dict[str, Any]]]  # chunk id -> (text, metadata)
+
+
+def compatible(meta: dict[str, Any] | None, signature: dict[str, Any]) -> bool:
+    """Whether a generation's vectors may be reused by a build of this signature."""
+    if not meta:
+        return False
+    return all(meta.get(k) == v for k, v in signature.items())
+
+
+class IndexStore:
+    """The generations of one collection: pointer, create, copy, write, switch, prune, lease.
+
+    It is given only what it needs: a client, the collection name, where that is (for messages)
+    and, for an embedded store, the folder whose free space explains a failed write.
+    """
+
+    def __init__(self, client, name: str, where: str, disk: Path | None = None) -> None:
+        self.client, self.name, self.where, self.disk = client, name, where, disk
+
+    @classmethod
+    def open(cls, settings: Settings) -> IndexStore:
+        """The store the settings name (`CHROMA_HOST`, else `CHROMA_PATH`)."""
+        disk = None if settings.chroma_host else settings.chroma_path
+        return cls(make_client(settings), settings.collection, where_is(settings), disk)
+
+    def pointer(self) -> dict[str, Any]:
+        """The pointer's metadata: `active`, `previous`, `model`, … ({} when never built)."""
+        return read_pointer(self.client, self.name)
+
+    def generations(self) -> list[str]:
+        """Every generation collection of this name, oldest first."""
+        return list_generations(self.client, self.name)
+
+    def reader(self) -> IndexReader:
+        """The live index for reading; `IndexNotBuiltError` when there is none yet."""
+        return IndexReader(self.client, self.name, self.where)
+
+    @contextlib.contextmanager
+    def build(
+        self, signature: dict[str, Any], full: bool = False, lease_seconds: float = LEASE_SECONDS
+    ) -> Iterator[GenerationBuild]:
+        """Hold the build lease for one build (`BuildConflictError` when another holds it)."""
+        lease = acquire_lease(self.client, self.name, lease_seconds)
+        try:
+            yield GenerationBuild(self, lease, signature, full)
+        finally:
+            lease.release()
+
+    def prune(self, keep: set[str | None]) -> None:
+        """Drop the generations not in `keep`.
+
+        Whatever `keep` says, the generations the pointer names now and those a build holding a
+        live lease is writing stay.
+        """
+        pointer = self.pointer()
+        keep = (
+            keep
+            | {pointer.get("active"), pointer.get("previous")}
+            | leased_generations(self.client, self.name)
+        )
+        for gen in self.generations():
+            if gen not in keep:
+                delete_collection(self.client, gen)
+
+    def stats(self) -> dict[str, Any]:
+        """Articles, chunks, model, collection and location of the live index."""
+        pointer = self.pointer()
+        out: dict[str, Any] = {"collection": self.name, "where": self.where}
+        out["built"] = bool(pointer.get("active"))
+        if not pointer.get("active"):
+            return out
+        col = self.client.get_collection(pointer["active"], embedding_function=None)
+        articles: set[Any] = set()
+        for page in iter_records(col, ["metadatas"]):
+            articles.update(m.get("article_id") for m in page["metadatas"])
+        out.update(
+            generation=pointer["active"],
+            articles=len(articles),
+            chunks=col.count(),
+            model=(col.metadata or {}).get("model"),
+            updated=_iso_utc(pointer.get("updated")),
+        )
+        return out
+
+    def _reusable(self, signature: dict, full: bool, pointer: dict) -> list[tuple[Any, set | None]]:
+        """Collections whose vectors may be copied, and the chunk ids each holds: the live one
+        first, then unfinished builds of the same signature (their vectors are as good).
+
+        With `full`, nothing is reused and unfinished builds are dropped up front.
+        """
+        live_name = pointer.get("active")
+        protected = {live_name, pointer.get("previous")}
+        sources: list[tuple[Any, set[str] | None]] = []
+        for name in reversed(self.generations()):
+            if full:
+                if name not in protected:
+                    delete_collection(self.client, name)
+                continue
+            try:
+                col = self.client.get_collection(name, embedding_function=None)
+                if not compatible(col.metadata, signature):
+                    continue
+                if name == live_name:  # complete, and read in full later
+                    sources.insert(0, (col, None))
+                    continue
+                ids = {cid for page in iter_records(col, include=[]) for cid in page["ids"]}
+            except Exception as exc:
+                # one that cannot be read (a build that hit a full disk) would fail every later
+                # build, even one with nothing to do: it is dropped, not reused
+                log.warning("ignoring generation %s, which cannot be read: %s", name, one_line(exc))
+                if name not in protected:
+                    delete_collection(self.client, name)
+                continue
+            sources.append((col, ids))
+        return sources
+
+    @contextlib.contextmanager
+    def writing(self, gen: str) -> Iterator[None]:
+        """Store errors while writing a generation become one `StoreWriteError`."""
+        try:
+            yield
+        except CitebotError:
+            raise
+        except Exception as exc:
+            raise StoreWriteError(self._write_failure(gen, exc)) from exc
+
+    def _write_failure(self, gen: str, exc: Exception) -> str:
+        """One line on a failed write; a full disk is named, since Chroma's errors seldom say so."""
+        text = one_line(exc)
+        full = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or any(
+            words in text.lower() for words in ("disk is full", "no space left", "disk full")
+        )
+        free = ""
+        if self.disk is not None:
+            with contextlib.suppress(OSError):
+                left = shutil.disk_usage(self.disk).free
+                free = f" ({left / 2**20:.0f} MB free)"
+                full = full or left < LOW_DISK
+        if full:
+            return (
+                f"the disk holding the index is full{free}: writing {gen} to {self.where} "
+                f"failed ({text}); the live index is unchanged, free some space and build again"
+            )
+        return (
+            f"writing {gen} to {self.where} failed ({text}); "
+            "the live index is unchanged, build again once the store works"
+        )
+
+
+class GenerationBuild:
+    """One build's hold on the store, under its lease: what the live generation holds, which
+    vectors are already stored somewhere, and the new generation it writes and switches to."""
+
+    def __init__(
+        self, store: IndexStore, lease: BuildLease, signature: dict[str, Any], full: bool
+    ) -> None:
+        self.store, self.lease, self.signature = store, lease, signature
+        pointer = store.pointer()
+        self.live_name: str | None = pointer.get("active")
+        self.previous: str | None = pointer.get("previous")
+        sources = store._reusable(signature, full, pointer)
+        self._live = None
+        self.live_metadata: dict[str, dict[str, Any]] = {}
+        if sources and sources[0][0].name == self.live_name:
+            try:
+                self._live, self.live_metadata = sources[0][0], _metadata(sources[0][0])
+            except Exception as exc:  # readers fail on it too: a new generation replaces it
+                log.warning(
+                    "the live generation %s cannot be read: %s", self.live_name, one_line(exc)
+                )
+                sources = sources[1:]
+        self._sources = [col for col, _ in sources]  # the live one first
+        self._have: dict[str, Any] = dict.fromkeys(self.live_metadata, self._live)
+        for col, ids in sources:
+            if col is not self._live:
+                for cid in ids or ():
+                    self._have.setdefault(cid, col)
+        self.generation: str | None = None
+
+    @property
+    def has_live(self) -> bool:
+        """Whether a readable live generation of the same signature exists."""
+        return self._live is not None
+
+    def has_vector(self, chunk_id: str) -> bool:
+        """Whether the live generation or an unfinished build holds this chunk's vector."""
+        return chunk_id in self._have
+
+    def renew(self) -> None:
+        """Keep the lease (cheap: it writes at most every quarter of the lease)."""
+        self.lease.renew()
+
+    def keep_live(self) -> None:
+        """Nothing to write: drop what interrupted builds of a change since undone left."""
+        self.store.prune(keep={self.live_name, self.previous})
+
+    def create(self) -> str:
+        """A new, empty generation, noted in the lease so that no pruning removes it."""
+        gen = new_generation_name(self.store.name)
+        self.generation = gen
+        self.lease.note_generation(gen)
+        with self.store.writing(gen):
+            self._col = create_generation(
+                self.store.client, gen, {**self.signature, "status": "building"}
+            )
+        return gen
+
+    def carry(self, ids: list[str]) -> None:
+        """Live records copied as stored: their text, provenance and vector are all current."""
+        with self.store.writing(self._gen):
+            for page in iter_records(self._live, ["embeddings", "documents", "metadatas"], ids=ids):
+                self.lease.renew()
+                self._col.upsert(
+                    ids=page["ids"],
+                    embeddings=np.asarray(page["embeddings"]),
+                    documents=page["documents"],
+                    metadatas=page["metadatas"],
+                )
+
+    def reuse(self, records: Records) -> None:
+        """Records (id → text, metadata) written with the vectors already stored for them,
+        read from whichever generation holds each."""
+        by_source: dict[str, list[str]] = {}
+        for cid in records:
+            if cid in self._have:
+                by_source.setdefault(self._have[cid].name, []).append(cid)
+        with self.store.writing(self._gen):
+            for src in self._sources:
+                for page in iter_records(src, ["embeddings"], ids=by_source.get(src.name, [])):
+                    self.lease.renew()
+                    self._upsert(page["ids"], np.asarray(page["embeddings"]), records)
+
+    def write(self, ids: Sequence[str], vectors: np.ndarray, records: Records) -> None:
+        """The records of `ids` (id → text, metadata) with their new vectors; upserted by id."""
+        with self.store.writing(self._gen):
+            self.lease.renew()  # before writing: a builder that stalled past its lease stops here
+            self._upsert(ids, vectors, records)
+
+    def _upsert(self, ids: Sequence[str], vectors: np.ndarray, records: Records) -> None:
+        for i in range(0, len(ids), WRITE_BATCH):
+            part = ids[i : i + WRITE_BATCH]
+            self._col.upsert(
+                ids=list(part),
+                embeddings=vectors[i : i + WRITE_BATCH],
+                documents=[records[cid][0] for cid in part],
+                metadatas=[records[cid][1] for cid in part],
+            )
+
+    def switch(self, chunks: int, articles: int) -> None:
+        """Point readers at the new generation, if this build still holds the lease and the
+        generation is whole (`chunks` records), then drop all but it and the previous one."""
+        gen, client = self._gen, self.store.client
+        with self.store.writing(gen):
+            self.lease.renew(force=True)  # fails when another build took the lease meanwhile
+            if gen not in self.store.generations():
+                raise BuildConflictError(
+                    f"the new index {gen} was deleted before the switch (by another build?); "
+                    "the live index is unchanged"
+                )
+            col = client.get_collection(gen, embedding_function=None)
+            held = col.count()
+            if held != chunks:
+                raise CitebotError(
+                    f"the new index holds {held} chunks, expected {chunks}; "
+                    "the live index is unchanged"
+                )
+            col.modify(metadata={**self.signature, "status": "complete", "articles": articles})
+            write_pointer(
+                client,
+                self.store.name,
+                {
+                    "active": gen,
+                    "previous": self.live_name,
+                    "model": self.signature.get("model"),
+                    "articles": articles,
+                    "chunks": chunks,
+                    "updated": time.time(),
+                },
+            )
+        # readers may still hold the previous generation: it stays until the next switch
+        self.store.prune(keep={gen, self.live_name})
+
+    def discard(self) -> None:
+        """Drop the new generation: what a failing store half wrote may not even read back."""
+        if self.generation:
+            delete_collection(self.store.client, self.generation)
+
+    @property
+    def _gen(self) -> str:
+        if self.generation is None:
+            raise RuntimeError("create() the new generation first")
+        return self.generation
+
+
+def _metadata(col) -> dict[str, dict[str, Any]]:
+    """The metadata of every record of a collection, by id."""
+    out: dict[str, dict[str, Any]] = {}
+    for page in iter_records(col, ["metadatas"]):
+        out.update(zip(page["ids"], page["metadatas"], strict=True))
+    return out
+
+
+def _iso_utc(epoch: float | None) -> str | None:
+    """When the live index was switched to, as ISO 8601 in UTC (the pointer keeps epoch seconds)."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds")

@@ -1,0 +1,145 @@
+"""Reading the live index: one immutable reader per generation, and a follower of the pointer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from index.errors import IndexNotBuiltError, StoreError
+from index.settings import Settings
+from index.store.chroma import generation_count, iter_records, make_client, read_pointer, where_is
+
+
+@dataclass
+class Passage:
+    """One stored chunk, as the answering side sees it."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+class GenerationReader:
+    """Read access to one generation; it never changes, so holders see one consistent index."""
+
+    def __init__(self, client, generation: str, collection) -> None:
+        self.client, self.generation, self._collection = client, generation, collection
+
+    def passages(self) -> list[Passage]:
+        """Every stored chunk with its text and metadata (for keyword search)."""
+        out: list[Passage] = []
+        for page in iter_records(self._collection, ["documents", "metadatas"]):
+            for i, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+                out.append(Passage(i, doc or "", dict(meta or {})))
+        return out
+
+    def _nearest(self, vector: np.ndarray, k: int, include: list[str]) -> dict:
+        return self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+            n_results=k,
+            include=include,
+        )
+
+    def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Passage, float]]:
+        """The k nearest chunks by cosine similarity (1 - cosine distance)."""
+        res = self._nearest(vector, k, ["documents", "metadatas", "distances"])
+        return [
+            (Passage(i, d or "", dict(m or {})), 1.0 - float(dist))
+            for i, d, m, dist in zip(
+                res["ids"][0],
+                res["documents"][0],
+                res["metadatas"][0],
+                res["distances"][0],
+                strict=True,
+            )
+        ]
+
+    def nearest_ids(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the k nearest chunks, without their texts.
+
+        For a caller that holds the passages already: at 80 candidates this is a third of the
+        time of `dense_search` embedded, and less still over HTTP.
+        """
+        res = self._nearest(vector, k, ["distances"])
+        ids, distances = res["ids"][0], res["distances"][0]
+        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+
+    def embeddings(self, ids: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Stored vectors of some chunks (of all, when `ids` is None), by id."""
+        if ids is not None and not ids:
+            return {}
+        out: dict[str, np.ndarray] = {}
+        for page in iter_records(self._collection, ["embeddings"], ids=ids):
+            for i, v in zip(page["ids"], page["embeddings"], strict=True):
+                out[i] = np.asarray(v, dtype=np.float32)
+        return out
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+
+class IndexReader:
+    """The live index of one collection name: follows its pointer from generation to generation.
+
+    `live` is replaced, never changed, when the pointer moves; a caller that took it keeps
+    reading the generation it took.
+    """
+
+    def __init__(self, client, name: str, where: str) -> None:
+        self.client, self.name, self.where = client, name, where
+        self.live = self.open_live()
+
+    def open_live(self, known: GenerationReader | None = None) -> GenerationReader:
+        """A reader of the generation the pointer names now (`known` when that is the one)."""
+        active = read_pointer(self.client, self.name).get("active")
+        if not active:
+            raise IndexNotBuiltError(
+                f"no index named {self.name!r} in {self.where}: run `citebot-index build` first"
+            )
+        if known is not None and known.generation == active:
+            return known
+        try:
+            collection = self.client.get_collection(active, embedding_function=None)
+        except Exception as exc:
+            raise StoreError(f"the live index {active} cannot be opened: {exc}") from exc
+        return GenerationReader(self.client, active, collection)
+
+    def refresh(self) -> bool:
+        """Follow the pointer; True when the live generation changed since the last call."""
+        live = self.open_live(self.live)
+        changed, self.live = live is not self.live, live
+        return changed
+
+    # one-off reads of the live generation (tools, tests)
+    @property
+    def generation(self) -> str:
+        return self.live.generation
+
+    def passages(self) -> list[Passage]:
+        return self.live.passages()
+
+    def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Passage, float]]:
+        return self.live.dense_search(vector, k)
+
+    def nearest_ids(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        return self.live.nearest_ids(vector, k)
+
+    def embeddings(self, ids: list[str] | None = None) -> dict[str, np.ndarray]:
+        return self.live.embeddings(ids)
+
+    def count(self) -> int:
+        return self.live.count()
+
+
+def open_index(settings: Settings) -> IndexReader:
+    """Open the live index for reading; `IndexNotBuiltError` when there is none yet."""
+    return IndexReader(make_client(settings), settings.collection, where_is(settings))
+
+
+def live_generation(settings: Settings) -> str | None:
+    """The generation readers answer from; None when none was built or it is gone."""
+    client = make_client(settings)
+    active = read_pointer(client, settings.collection).get("active")
+    return active if active and generation_count(client, active) is not None else None
