@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import sqlite3
+from collections.abc import Hashable
 from contextlib import closing, contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -140,7 +141,7 @@ class FeedbackLog:
             log.info("feedback log %s migrated: ids keyed, key kept apart", self.path)
 
     def record_answer(
-        self, answer: Answer, thread_id: int | None = None, private: bool = False
+        self, answer: Answer, thread_id: Hashable | None = None, private: bool = False
     ) -> int:
         """Log an answer as sent; returns its id (the one the vote buttons carry).
 
@@ -168,7 +169,7 @@ class FeedbackLog:
             )
             return int(cur.lastrowid)
 
-    def thread_history(self, thread_id: int, turns: int = 4) -> list[tuple[str, str]]:
+    def thread_history(self, thread_id: Hashable, turns: int = 4) -> list[tuple[str, str]]:
         """The thread's last answered public (question, answer) pairs, oldest first."""
         with self._db() as db:
             rows = db.execute(
@@ -178,7 +179,7 @@ class FeedbackLog:
             ).fetchall()
         return [(q, a) for q, a in reversed(rows)]
 
-    def vote(self, answer_id: int, user_id: int, vote: int) -> int | None:
+    def vote(self, answer_id: int, user_id: Hashable, vote: int) -> int | None:
         """Set this user's vote (+1 or -1) on an answer; returns their previous vote, if any."""
         if vote not in (1, -1):
             raise ValueError(f"a vote is +1 or -1, not {vote!r}")
@@ -207,11 +208,11 @@ class FeedbackLog:
             ).fetchone()
         return int(up), int(down)
 
-    def user_hash(self, user_id: int) -> str:
+    def user_hash(self, user_id: Hashable) -> str:
         """The key under which a user's votes are stored."""
         return hmac.new(self._key, str(user_id).encode(), hashlib.sha256).hexdigest()
 
-    def _thread_key(self, thread_id: int | None) -> str | None:
+    def _thread_key(self, thread_id: Hashable | None) -> str | None:
         # a prefix keeps thread keys apart from user hashes made with the same key
         if thread_id is None:
             return None
