@@ -21,6 +21,8 @@ class Citation:
     source: str = ""
     date: str = ""
     publisher: str = ""
+    # the other outlets that ran the same story (wire copies, collapsed into this one)
+    also_in: tuple[str, ...] = ()
 
 
 @dataclass

@@ -221,6 +221,7 @@ def check(
                         source=p.source,
                         date=p.date,
                         publisher=p.publisher,
+                        also_in=p.also_in,
                     )
                 )
             marks.append(f"[{numbers[key]}]")

@@ -66,8 +66,9 @@ def chat_loop(pipeline, read=input, write=click.echo, as_of: date | None = None)
 
 
 def update_index(settings: Settings, folders: tuple[Path, ...]) -> str:
-    """The main job's build before the bot starts: its summary, or one line of warning when it
-    fails while a live index exists (the bot then answers from that); no live index, it fails.
+    """The main job's fetch and build before the bot starts: its summary, or one line of warning
+    when the build fails while a live index exists (the bot then answers from that); no live
+    index, it fails. A failed fetch is a line of the summary, never a reason to stop.
     """
     from index.cli import format_summary, run_build
     from index.errors import CitebotError
@@ -102,7 +103,9 @@ def cli(ctx: click.Context) -> None:
     for library in load_libraries(settings):
         folders = library.folders or (library.settings.articles_dir,)
         named = "" if library.implicit else f" ({library.name})"
-        click.echo(f"Indexing {', '.join(map(str, folders))}{named} …", err=True)
+        feeds = library.settings.feeds
+        fetching = f"Fetching {len(feeds)} feed(s), then i" if feeds else "I"
+        click.echo(f"{fetching}ndexing {', '.join(map(str, folders))}{named} …", err=True)
         click.echo(update_index(library.settings, library.folders), err=True)
     if settings.discord_token:
         ctx.invoke(run)

@@ -21,6 +21,7 @@ class NumberedPassage:
     publisher: str
     dense: float
     relevance: float = 0.0
+    also_in: tuple[str, ...] = ()  # the other outlets that ran this story (wire copies)
 
     def as_context(self) -> dict:
         return {
@@ -47,6 +48,7 @@ def number_passages(docs: list[Document]) -> list[NumberedPassage]:
             publisher=str(d.metadata.get("publisher", "")),
             dense=float(d.metadata.get("dense") or 0.0),
             relevance=float(d.metadata.get("relevance") or 0.0),
+            also_in=tuple(d.metadata.get("also_in") or ()),
         )
         for i, d in enumerate(docs, start=1)
     ]

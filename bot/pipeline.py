@@ -33,6 +33,7 @@ class ArticleInfo:
     url: str
     source: str
     chunks: int
+    date: str = ""  # as the article gave it; /sources lists the newest first
 
 
 class Pipeline:
@@ -123,10 +124,11 @@ class Pipeline:
                     str(p.metadata.get("url", "")),
                     str(p.metadata.get("source", "")),
                     0,
+                    str(p.metadata.get("date", "")),
                 ),
             )
         return sorted(
-            (ArticleInfo(a.title, a.url, a.source, counts[k]) for k, a in first.items()),
+            (ArticleInfo(a.title, a.url, a.source, counts[k], a.date) for k, a in first.items()),
             key=lambda a: a.title.casefold(),
         )
 

@@ -24,7 +24,8 @@ def strip_controls(text: str) -> str:
 
 
 def render_text(answer: Answer) -> str:
-    """The answer with `[n]` markers, then one `[n] Title (publisher, date) — "quote"` per citation.
+    """The answer with `[n]` markers, then one `[n] Title (publisher, date; also in …) — "quote"`
+    per citation.
 
     News goes stale: the date tells the reader how current each quoted fact is.
     """
@@ -42,6 +43,9 @@ def render_text(answer: Answer) -> str:
         title, url, publisher, day = (clean(x) for x in (c.title, c.url, c.publisher, c.date))
         link = f" <{url}>" if url else ""
         origin = ", ".join(x for x in (publisher, day.split("T")[0]) if x)
+        also = ", ".join(clean(x) for x in c.also_in)
+        if also:  # the same story from other outlets (wire copies), cited once
+            origin = f"{origin}; also in {also}" if origin else f"also in {also}"
         by = f" ({origin})" if origin else ""
         quote = " ".join(clean(c.quote).split())  # a quote may span paragraphs: one line here
         lines.append(f'[{c.number}] {title}{by}{link} — "{quote}"')

@@ -20,6 +20,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from bot.text import content_terms
+from bot.wire import is_copy, outlet, shingles
 from index.embeddings import Embedder
 from index.errors import CitebotError
 from index.store import GenerationReader, IndexReader, Passage
@@ -27,6 +28,9 @@ from index.store import GenerationReader, IndexReader, Passage
 log = logging.getLogger(__name__)
 
 RRF_K = 60
+# articles whose shingles are kept per index generation (wire copies): the candidates of many
+# questions, never the whole library
+SHINGLE_CACHE = 4096
 _DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 
 
@@ -51,6 +55,11 @@ class KeywordIndex:
 
         self.passages = passages
         self.by_id = {p.id: p for p in passages}
+        self.by_article: dict[str, list[Passage]] = defaultdict(list)
+        for p in passages:
+            self.by_article[_article(p)].append(p)
+        self._shingles: dict[str, frozenset[int]] = {}
+        self._shingles_lock = threading.Lock()
         corpus = [content_terms(f"{p.metadata.get('title', '')}\n{p.text}") for p in passages]
         self._bm25 = bm25s.BM25()
         self._bm25.index(corpus, show_progress=False)
@@ -74,6 +83,18 @@ class KeywordIndex:
         if d is None or ref is None or d > ref:
             return 0.0
         return math.exp(-(ref - d).days / days)
+
+    def shingles(self, article_id: str) -> frozenset[int]:
+        """The article's word shingles (see `bot.wire`), computed once per article."""
+        with self._shingles_lock:
+            found = self._shingles.get(article_id)
+        if found is None:
+            found = shingles(self.by_article.get(article_id, []))
+            with self._shingles_lock:
+                if len(self._shingles) >= SHINGLE_CACHE:
+                    self._shingles.clear()
+                self._shingles[article_id] = found
+        return found
 
     def published_after(self, article_id: str, as_of: date) -> bool:
         d = self.dates.get(article_id)
@@ -205,6 +226,9 @@ class HybridRetriever(BaseRetriever):
     `recency_days` before `as_of` (default: the library's newest article). A deep candidate
     list lets a recent, on-topic article that neither ranking puts near the top still surface.
     Asked `as_of` a date, the library is taken as it stood then: later articles are left out.
+
+    Wire copies (`bot.wire`: the same story from several outlets) take one article's place:
+    the best ranked copy is kept, and its documents carry `also_in`, the other outlets.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -260,11 +284,26 @@ class HybridRetriever(BaseRetriever):
         for e in sorted(chunks.values(), key=lambda e: e["rrf"], reverse=True):
             by_article.setdefault(_article(e["p"]), []).append(e)
         out: list[dict[str, Any]] = []
+        kept: dict[str, frozenset[int]] = {}  # article id -> its shingles
+        also: dict[str, list[str]] = {}
+        full_at: int | None = None
         # best first; ties keep the order the articles were met in, as Counter.most_common did
-        for aid, _ in sorted(articles.items(), key=lambda kv: kv[1], reverse=True):
+        for i, (aid, _) in enumerate(sorted(articles.items(), key=lambda kv: kv[1], reverse=True)):
+            if full_at is not None and i >= full_at + 2 * self.k:
+                break  # the slots are full; the next few were only looked at for "also in"
+            sig = snap.keyword.shingles(aid)
+            twin = next((k for k, s in kept.items() if is_copy(sig, s)), None)
+            if twin is not None:
+                name, own = outlet(by_article[aid][0]["p"]), outlet(by_article[twin][0]["p"])
+                if name and name != own and name not in also[twin]:
+                    also[twin].append(name)
+                continue
+            if full_at is not None:
+                continue
+            kept[aid], also[aid] = sig, []
             out.extend(by_article[aid][: self.per_article])
             if len(out) >= self.k:
-                break
+                full_at = i
         out = out[: self.k]
         missing = [e for e in out if e["dense"] is None]
         if missing:  # keyword-only hits: the relevance gate needs their cosine too
@@ -272,7 +311,16 @@ class HybridRetriever(BaseRetriever):
             for e in missing:
                 v = stored.get(e["p"].id)
                 e["dense"] = float(np.dot(v, qvec)) if v is not None else 0.0
-        return [_document(e["p"], dense=e["dense"], bm25=e["bm25"], rrf=e["rrf"]) for e in out]
+        return [
+            _document(
+                e["p"],
+                dense=e["dense"],
+                bm25=e["bm25"],
+                rrf=e["rrf"],
+                also_in=tuple(also.get(_article(e["p"]), ())),
+            )
+            for e in out
+        ]
 
     def _rankings(
         self, snap: Snapshot, query: str, qvec: np.ndarray, as_of: date | None

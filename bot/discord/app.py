@@ -25,6 +25,7 @@ from bot.discord.library import LibraryCog
 from bot.discord.render import NO_PINGS
 from bot.discord.views import VoteButton
 from bot.libraries import Libraries, Library
+from bot.refresh import Refresher
 from index.errors import CitebotError, ConfigError
 from index.libraries import LibraryConfig, implicit_library
 from index.settings import Settings
@@ -134,6 +135,9 @@ class Citebot(commands.Bot):
         )
         # votes need no library: every library's answers are in the one log
         self.conversations: ConversationService = next(iter(self.libraries)).conversations
+        # scheduled refreshes and /reindex go through one refresher: never two of a library
+        self.refresher = Refresher(self.libraries, announce=self.announce)
+        self._refreshing: asyncio.Task[None] | None = None
         self.tree.on_error = self._on_app_command_error
 
     def admin_guilds(self) -> list[int]:
@@ -162,6 +166,20 @@ class Citebot(commands.Bot):
                 log.exception("could not load %s", type(cog).__name__)
                 raise
         await self._sync_commands()
+        minutes = self.settings.refresh_minutes
+        if minutes:
+            self._refreshing = asyncio.create_task(self.refresher.run(minutes))
+
+    async def announce(self, text: str) -> None:
+        """Post one line in ANNOUNCE_CHANNEL, if set (a refresh that added articles)."""
+        channel_id = self.settings.announce_channel
+        if not channel_id:
+            return
+        channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning("ANNOUNCE_CHANNEL %s is not a channel the bot can post in", channel_id)
+            return
+        await channel.send(text, allowed_mentions=NO_PINGS)
 
     async def _sync_commands(self) -> None:
         shard_ids = self.settings.discord_shard_ids
@@ -184,6 +202,8 @@ class Citebot(commands.Bot):
                 log.info("synced %d slash commands to guild %s", len(synced), guild_id)
 
     async def close(self) -> None:
+        if self._refreshing is not None:
+            self._refreshing.cancel()
         await super().close()
         self.libraries.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import TYPE_CHECKING
 
 import discord
@@ -11,6 +12,7 @@ from discord.ext import commands
 
 from bot.discord.render import NO_PINGS, source_pages
 from bot.discord.views import SourcesPager
+from bot.retrieval import parse_date
 
 if TYPE_CHECKING:
     from bot.discord.app import Citebot
@@ -30,7 +32,7 @@ class LibraryCog(commands.Cog):
     @app_commands.command(name="sources")
     @app_commands.guild_only()
     async def sources(self, interaction: discord.Interaction) -> None:
-        """List the indexed articles that answers are drawn from."""
+        """List the indexed articles that answers are drawn from, newest first."""
         await self.bot.run_guarded(interaction, self._sources(interaction))
 
     async def _sources(self, interaction: discord.Interaction) -> None:
@@ -43,6 +45,10 @@ class LibraryCog(commands.Cog):
                 ephemeral=True,
             )
             return
+        # news is read newest first; undated articles last, each group in the library's order
+        articles = sorted(
+            articles, key=lambda a: parse_date(getattr(a, "date", "")) or date.min, reverse=True
+        )
         pages = source_pages(articles)
         if len(pages) == 1:
             await interaction.response.send_message(

@@ -64,6 +64,9 @@ def render_citation(c: Citation) -> str:
     origin = " · ".join(escape_text(_one_line(s)) for s in (where, c.date) if s)
     if origin:
         head += f" — {origin}"
+    if c.also_in:  # the same story from other outlets (wire copies), cited once
+        also = ", ".join(escape_text(_one_line(x)) for x in c.also_in)
+        head += f" · also in {also}"
     # one line: a quote that spans paragraphs would otherwise leave the "> " block
     quote = escape_text(shorten(_one_line(c.quote), QUOTE_LIMIT))
     return f"{head}\n> {quote}" if quote else head
@@ -192,7 +195,7 @@ def _linkable(url: str) -> bool:
 
 
 def source_pages(articles: Sequence[Any], per_page: int = 10, limit: int = 1800) -> list[str]:
-    """The article list (`title`, `url`, `source`, `chunks`) as pages of message text."""
+    """The article list (`title`, `url`, `source`, `chunks`, `date`) as pages of message text."""
     head = f"**{len(articles)} indexed article{'s' if len(articles) != 1 else ''}**"
     pages: list[list[str]] = [[]]
     for i, a in enumerate(articles, 1):
@@ -200,6 +203,9 @@ def source_pages(articles: Sequence[Any], per_page: int = 10, limit: int = 1800)
         line = f"{i}. {f'[{title}](<{a.url}>)' if _linkable(a.url) else title}"
         if a.source:
             line += f" — {escape_text(_one_line(a.source))}"
+        day = str(getattr(a, "date", "") or "").split("T")[0]
+        if day:
+            line += f" · {escape_text(_one_line(day))}"
         line += f" · {a.chunks} passage{'s' if a.chunks != 1 else ''}"
         page = pages[-1]
         if page and (len(page) >= per_page or len("\n".join([head, *page, line])) > limit):
@@ -208,8 +214,30 @@ def source_pages(articles: Sequence[Any], per_page: int = 10, limit: int = 1800)
     return ["\n".join([head, *page]) for page in pages]
 
 
-def reindex_summary(report: dict[str, Any]) -> str:
-    """One line on what a reindex did, and the files it had to skip."""
+def fetch_summary(fetch: dict[str, Any]) -> str:
+    """One line on what a reindex's fetch did, naming up to three failures."""
+    if "error" in fetch:
+        reason = escape_text(_one_line(fetch["error"]))
+        return f"Fetching the feeds failed ({reason}); built from the articles already fetched."
+    t = fetch.get("totals", {})
+    text = (
+        f"Feeds: {t.get('new', 0)} new, {t.get('updated', 0)} updated, "
+        f"{t.get('unchanged', 0)} unchanged, {t.get('failed', 0)} failed."
+    )
+    failures = [f for s in fetch.get("sources", []) for f in s.get("failures", [])]
+    if failures:
+        # <url>: a link that shows no preview
+        named = "; ".join(
+            f"{f'<{u}>' if _linkable(u := f['url']) else escape_text(_one_line(u))}: "
+            f"{escape_text(_one_line(f['reason']))}"
+            for f in failures[:3]
+        )
+        text += f" {named}" + (f" and {len(failures) - 3} more." if len(failures) > 3 else ".")
+    return text
+
+
+def reindex_summary(report: dict[str, Any], fetch: dict[str, Any] | None = None) -> str:
+    """One line on what a reindex did (and its fetch), and the files it had to skip."""
     r = report
     text = (
         f"Reindex done: {r.get('articles', 0)} articles, {r.get('chunks', 0)} passages "
@@ -224,6 +252,8 @@ def reindex_summary(report: dict[str, Any]) -> str:
         )
         more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
         text += f"\nSkipped {len(skipped)} file{'s' if len(skipped) != 1 else ''}: {names}{more}."
+    if fetch:
+        text += "\n" + fetch_summary(fetch)
     return shorten_block(text)
 
 

@@ -66,11 +66,16 @@ class FetchReport:
 
     def lines(self) -> list[str]:
         """One line per source with its counts, then one per failure: `url: reason`."""
-        out = []
-        for s in self.sources:
-            counts = ", ".join(f"{getattr(s, k)} {k.replace('_', ' ')}" for k in COUNTS)
-            out.append(f"{s.source}: {counts}")
-            out += [f"  {f['url']}: {f['reason']}" for f in s.failures]
-        if self.pruned:
-            out.append(f"{self.pruned} fetched articles older than KEEP_DAYS pruned")
-        return out
+        return report_lines(self.as_dict())
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """`FetchReport.lines()` of its `as_dict()` form (what a build's report carries)."""
+    out = []
+    for s in report.get("sources", []):
+        counts = ", ".join(f"{s.get(k, 0)} {k.replace('_', ' ')}" for k in COUNTS)
+        out.append(f"{s['source']}: {counts}")
+        out += [f"  {f['url']}: {f['reason']}" for f in s.get("failures", [])]
+    if report.get("pruned"):
+        out.append(f"{report['pruned']} fetched articles older than KEEP_DAYS pruned")
+    return out
