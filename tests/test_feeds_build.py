@@ -132,3 +132,10 @@ def test_main_job_fetches_the_feeds_before_it_starts(env, site):
     assert "Fetching 1 feed(s), then indexing" in result.stderr
     assert "fetched 3 of 3 pages" in result.stderr
     assert {p for p, _ in site.log} >= set(GOOD)
+
+
+def test_a_progress_bar_counts_the_pages_while_fetching(env, site, capsys):
+    assert index_main(["build", "--progress"]) == 0
+
+    err = capsys.readouterr().err
+    assert "fetching: 100%" in err and "3/3" in err

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import discord
 import pytest
 
@@ -22,13 +25,13 @@ def site(live_site):
 
 
 @pytest.fixture
-def bot_settings(tmp_path, model_cache, site, embedder):
-    """A library fed by one live feed alone (no article folder), built before the bot starts."""
+def bot_settings(request, tmp_path, model_cache, site, embedder):
+    """A library fed by one live feed alone (no article folder), built before the bot starts;
+    a `bot_settings` marker adds settings (by their names in .env)."""
+    marker = request.node.get_closest_marker("bot_settings")
+    overrides = marker.kwargs if marker else {}
     settings = feed_settings(
-        tmp_path,
-        model_cache,
-        site,
-        ADMIN_GUILDS=str(NEWSROOM_ID),
+        tmp_path, model_cache, site, ADMIN_GUILDS=str(NEWSROOM_ID), **overrides
     )
     fetch_sources(settings)
     build_index(settings, embedder, build_roots(settings))
@@ -86,3 +89,21 @@ async def test_sources_lists_the_newest_first_with_their_dates(simcord_env, worl
         "2026-11-24",  # christmas market
         "2026-11-20",  # harbour bridge
     ]
+
+
+@pytest.mark.bot_settings(REFRESH_MINUTES=0.5)
+async def test_the_running_bot_refreshes_on_its_schedule(simcord_env, world, site):
+    refresher = simcord_env.bot.refresher
+    site.overrides[LIVE_FEED] = rss_feed(BRIDGE_PAGE, STORM_PAGE)
+
+    await simcord_env.advance_time(31)
+    for _ in range(600):  # the refresh fetches and builds in real time
+        if refresher.rounds:
+            break
+        await asyncio.to_thread(time.sleep, 0.1)
+
+    assert refresher.rounds == 1
+    await world.alice.slash(world.general, "ask", question=STORM_QUESTION)
+    (thread,) = world.general.threads
+    (answer,) = from_bot(thread, simcord_env)
+    assert f"(<{site.url(STORM_PAGE)}>)" in answer.content
