@@ -97,13 +97,20 @@ class Known:
             {p.id: p.text for p in passages},
         )
 
-    def ranked_docs(self, chunk_ids: list[str]) -> list[str]:
-        """The corpus doc_ids of ranked chunks, each article once, in order of its first chunk."""
+    def ranked_docs(
+        self, chunk_ids: list[str], copies: dict[str, tuple[str, ...]] | None = None
+    ) -> list[str]:
+        """The corpus doc_ids of ranked chunks, each article once, in order of its first chunk.
+
+        `copies` (chunk id → article ids) are the wire copies a passage stands for: the reader
+        is shown them as "also in", so each counts as retrieved right after its passage.
+        """
         seen: list[str] = []
         for cid in chunk_ids:
-            doc = self.doc_of.get(self.chunk_article.get(cid, ""), "")
-            if doc and doc not in seen:
-                seen.append(doc)
+            articles = [self.chunk_article.get(cid, ""), *(copies or {}).get(cid, ())]
+            for doc in (self.doc_of.get(a, "") for a in articles):
+                if doc and doc not in seen:
+                    seen.append(doc)
         return seen
 
 
@@ -113,7 +120,10 @@ def _measure(pipeline, deep, question, gold, bearing, answers, known: Known, as_
     answer = pipeline.ask(question, as_of=as_of)
     latency = (time.perf_counter() - t) * 1000
     docs = deep.search(question, as_of=as_of)
-    ranked = known.ranked_docs([d.metadata["chunk_id"] for d in docs])
+    ranked = known.ranked_docs(
+        [d.metadata["chunk_id"] for d in docs],
+        {d.metadata["chunk_id"]: tuple(d.metadata.get("copies", ())) for d in docs},
+    )
     row = retrieval_metrics(ranked, gold, bearing)
     context_ids = {x["chunk_id"] for x in answer.context}
     supported = [

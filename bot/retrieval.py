@@ -286,6 +286,7 @@ class HybridRetriever(BaseRetriever):
         out: list[dict[str, Any]] = []
         kept: dict[str, frozenset[int]] = {}  # article id -> its shingles
         also: dict[str, list[str]] = {}
+        copies: dict[str, list[str]] = {}  # article id -> the ids of its wire copies
         full_at: int | None = None
         # best first; ties keep the order the articles were met in, as Counter.most_common did
         for i, (aid, _) in enumerate(sorted(articles.items(), key=lambda kv: kv[1], reverse=True)):
@@ -294,6 +295,7 @@ class HybridRetriever(BaseRetriever):
             sig = snap.keyword.shingles(aid)
             twin = next((k for k, s in kept.items() if is_copy(sig, s)), None)
             if twin is not None:
+                copies.setdefault(twin, []).append(aid)
                 name, own = outlet(by_article[aid][0]["p"]), outlet(by_article[twin][0]["p"])
                 if name and name != own and name not in also[twin]:
                     also[twin].append(name)
@@ -318,6 +320,7 @@ class HybridRetriever(BaseRetriever):
                 bm25=e["bm25"],
                 rrf=e["rrf"],
                 also_in=tuple(also.get(_article(e["p"]), ())),
+                copies=tuple(copies.get(_article(e["p"]), ())),
             )
             for e in out
         ]
