@@ -17,6 +17,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from langchain_core.documents import Document
+
 from bot.retrieval import parse_date
 from index.articles import article_id
 from index.settings import Settings
@@ -97,21 +99,27 @@ class Known:
             {p.id: p.text for p in passages},
         )
 
-    def ranked_docs(
-        self, chunk_ids: list[str], copies: dict[str, tuple[str, ...]] | None = None
-    ) -> list[str]:
-        """The corpus doc_ids of ranked chunks, each article once, in order of its first chunk.
-
-        `copies` (chunk id → article ids) are the wire copies a passage stands for: the reader
-        is shown them as "also in", so each counts as retrieved right after its passage.
-        """
+    def ranked_docs(self, chunk_ids: list[str]) -> list[str]:
+        """The corpus doc_ids of ranked chunks, each article once, in order of its first chunk."""
         seen: list[str] = []
         for cid in chunk_ids:
-            articles = [self.chunk_article.get(cid, ""), *(copies or {}).get(cid, ())]
-            for doc in (self.doc_of.get(a, "") for a in articles):
-                if doc and doc not in seen:
-                    seen.append(doc)
+            doc = self.doc_of.get(self.chunk_article.get(cid, ""), "")
+            if doc and doc not in seen:
+                seen.append(doc)
         return seen
+
+    def standing_in(self, docs: list[Document], wanted: set[str]) -> set[str]:
+        """`wanted` doc_ids, plus each ranked doc whose wire copies (`copies`) hold one of them.
+
+        A copy is shown to the reader as "also in" beside the passage that stands for it, so
+        finding that passage finds the copy, at the passage's rank.
+        """
+        out = set(wanted)
+        for d in docs:
+            copies = {self.doc_of.get(a, "") for a in d.metadata.get("copies", ())}
+            if copies & wanted:
+                out.add(self.doc_of.get(self.chunk_article.get(d.metadata["chunk_id"], ""), ""))
+        return out - {""}
 
 
 def _measure(pipeline, deep, question, gold, bearing, answers, known: Known, as_of) -> dict:
@@ -120,11 +128,10 @@ def _measure(pipeline, deep, question, gold, bearing, answers, known: Known, as_
     answer = pipeline.ask(question, as_of=as_of)
     latency = (time.perf_counter() - t) * 1000
     docs = deep.search(question, as_of=as_of)
-    ranked = known.ranked_docs(
-        [d.metadata["chunk_id"] for d in docs],
-        {d.metadata["chunk_id"]: tuple(d.metadata.get("copies", ())) for d in docs},
+    ranked = known.ranked_docs([d.metadata["chunk_id"] for d in docs])
+    row = retrieval_metrics(
+        ranked, known.standing_in(docs, gold), bearing and known.standing_in(docs, bearing)
     )
-    row = retrieval_metrics(ranked, gold, bearing)
     context_ids = {x["chunk_id"] for x in answer.context}
     supported = [
         c.quote in known.chunk_text.get(c.chunk_id, "") and c.chunk_id in context_ids
