@@ -114,4 +114,6 @@ class AdminCog(commands.Cog):
             await interaction.followup.send(summary, allowed_mentions=NO_PINGS)
         except discord.HTTPException:
             # the interaction token lasts 15 minutes; a long build reports in the channel instead
-            await interaction.channel.send(summary, allowed_mentions=NO_PINGS)
+            channel = interaction.channel
+            if isinstance(channel, discord.abc.Messageable):
+                await channel.send(summary, allowed_mentions=NO_PINGS)

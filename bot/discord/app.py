@@ -138,7 +138,7 @@ class Citebot(commands.Bot):
         # scheduled refreshes and /reindex go through one refresher: never two of a library
         self.refresher = Refresher(self.libraries, announce=self.announce)
         self._refreshing: asyncio.Task[None] | None = None
-        self.tree.on_error = self._on_app_command_error
+        self.tree.error(self._on_app_command_error)
 
     def admin_guilds(self) -> list[int]:
         """The servers where admin commands are offered: ADMIN_GUILDS, else the dev guild."""
@@ -208,7 +208,8 @@ class Citebot(commands.Bot):
         self.libraries.close()
 
     async def on_ready(self) -> None:
-        log.info("logged in as %s (id %s) in %d servers", self.user, self.user.id, len(self.guilds))
+        me = self.user
+        log.info("logged in as %s (id %s) in %d servers", me, me and me.id, len(self.guilds))
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: questions in messages are handled by `AskCog`'s listener."""
@@ -415,7 +416,8 @@ async def _serve(settings: Settings, libraries: Shelf) -> None:
     main = asyncio.current_task()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows has no loop signal handlers
-            loop.add_signal_handler(sig, main.cancel)
+            if main is not None:
+                loop.add_signal_handler(sig, main.cancel)
     try:
         await run_bot(settings, None, libraries)
     except asyncio.CancelledError:

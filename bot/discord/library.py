@@ -68,7 +68,7 @@ class LibraryCog(commands.Cog):
         # global commands, and this server's own (the admin commands where they are offered)
         found = [*tree.get_commands(), *tree.get_commands(guild=interaction.guild)]
         commands_ = sorted({c.name: c for c in found}.values(), key=lambda c: c.name)
-        lines = "\n".join(f"`/{c.name}` — {c.description}" for c in commands_)
+        lines = "\n".join(f"`/{c.name}` — {getattr(c, 'description', '')}" for c in commands_)
         mention = self.bot.user.mention if self.bot.user else "me"
         await interaction.response.send_message(
             HELP.format(mention=mention, commands=lines),

@@ -241,10 +241,10 @@ class PoliteClient:
                 break
         except FetchError as exc:
             if exc.reason.startswith("HTTP 4"):
-                rules.allow_all = True
+                rules.parse([])  # no robots.txt: everything allowed
                 return rules
             if exc.reason.startswith("too large"):
-                rules.allow_all = True  # an absurd robots.txt is read as none
+                rules.parse([])  # an absurd robots.txt is read as none
                 return rules
             if exc.reason.startswith("HTTP"):
                 return f"robots.txt could not be read ({exc.reason})"

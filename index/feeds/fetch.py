@@ -147,8 +147,8 @@ class _PageRun:
         got = await self.client.get(
             entry.url,
             html_only=True,
-            etag=known and known.get("etag"),
-            last_modified=known and known.get("last_modified"),
+            etag=known.get("etag") if known else None,
+            last_modified=known.get("last_modified") if known else None,
         )
         if got.unchanged:
             if known is None:  # a 304 to a request that asked nothing conditional

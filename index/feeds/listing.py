@@ -43,9 +43,9 @@ def _text(node: ET.Element | None) -> str:
 def _sitemap(root: ET.Element, base: str) -> Listing:
     listing = Listing()
     if _local(root.tag) == "sitemapindex":
-        for loc in root.iter(f"{_SITEMAP_NS}loc"):
-            if _text(loc):
-                listing.sitemaps.append(urljoin(base, _text(loc)))
+        for child in root.iter(f"{_SITEMAP_NS}loc"):
+            if _text(child):
+                listing.sitemaps.append(urljoin(base, _text(child)))
         return listing
     for n, node in enumerate(root.findall(f"{_SITEMAP_NS}url"), start=1):
         loc = _text(node.find(f"{_SITEMAP_NS}loc"))
