@@ -5,24 +5,35 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from index.provenance import HasProvenance, Provenance
+
 REFUSAL_TEXT = "I don't know: the indexed articles don't answer that."
 
 
 @dataclass(frozen=True)
-class Citation:
+class Citation(HasProvenance):
     """One numbered source: the article it came from and the verbatim passage quoted."""
 
     number: int
-    title: str
+    provenance: Provenance
     quote: str
     chunk_id: str
     score: float
-    url: str = ""
-    source: str = ""
-    date: str = ""
-    publisher: str = ""
     # the other outlets that ran the same story (wire copies, collapsed into this one)
     also_in: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Flat, as `--json` and the feedback log give it: every provenance field by name."""
+        md = self.provenance.metadata()
+        return {
+            "number": self.number,
+            "title": md.pop("title"),
+            "quote": self.quote,
+            "chunk_id": self.chunk_id,
+            "score": self.score,
+            **md,
+            "also_in": self.also_in,
+        }
 
 
 @dataclass
@@ -43,4 +54,4 @@ class Answer:
     dropped_claims: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"citations": [c.as_dict() for c in self.citations]}

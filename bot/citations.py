@@ -213,14 +213,10 @@ def check(
                 citations.append(
                     Citation(
                         number=numbers[key],
-                        title=p.title,
+                        provenance=p.provenance,
                         quote=quote,
                         chunk_id=p.chunk_id,
                         score=round(p.relevance, 4),
-                        url=p.url,
-                        source=p.source,
-                        date=p.date,
-                        publisher=p.publisher,
                         also_in=p.also_in,
                     )
                 )

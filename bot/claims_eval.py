@@ -612,12 +612,8 @@ def _passage(chunk: Chunk) -> NumberedPassage:
     return NumberedPassage(
         number=1,
         chunk_id=chunk.id,
-        title=chunk.title,
+        provenance=chunk.provenance,
         text=chunk.text,
-        url=chunk.url,
-        source=chunk.source,
-        date=chunk.date,
-        publisher=chunk.publisher,
         dense=0.0,
     )
 

@@ -33,7 +33,10 @@ def load_questions(path: Path, limit: int | None) -> list[dict[str, Any]]:
 
 
 def doc_ids_by_article(corpus: Path) -> dict[str, str]:
-    """Our article id → the corpus's doc_id (ids are derived as the jsonl parser derives them)."""
+    """Our article id → the corpus's doc_id, derived as the jsonl parser derives article ids.
+
+    Only for an index built before chunks stored the corpus's `doc_id`: a newer one is read.
+    """
     out = {}
     for line in corpus.read_text().splitlines():
         if line.strip():
@@ -92,10 +95,17 @@ class Known:
 
     @classmethod
     def of(cls, pipeline, corpus: Path) -> Known:
+        """What the live index stores: each chunk's article and that article's corpus doc_id."""
         passages = pipeline.retriever.passages()
+        stored = [p.provenance for p in passages]
+        if any("doc_id" in p.metadata for p in passages):
+            doc_of = {s.article_id: s.doc_id for s in stored if s.doc_id}
+        else:
+            log.warning("the eval index stores no corpus doc_id (built by an older version)")
+            doc_of = doc_ids_by_article(corpus)
         return cls(
-            doc_ids_by_article(corpus),
-            {p.id: str(p.metadata.get("article_id", "")) for p in passages},
+            doc_of,
+            {p.id: s.article_id for p, s in zip(passages, stored, strict=True)},
             {p.id: p.text for p in passages},
         )
 

@@ -6,20 +6,18 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
+from index.provenance import HasProvenance, Provenance
+
 
 @dataclass(frozen=True)
-class NumberedPassage:
+class NumberedPassage(HasProvenance):
     """Passage `[number]` of an answer's context, with its provenance and retrieval scores."""
 
     number: int
     chunk_id: str
-    title: str
+    provenance: Provenance
     text: str
-    url: str
-    source: str
-    date: str
-    publisher: str
-    dense: float
+    dense: float = 0.0
     relevance: float = 0.0
     also_in: tuple[str, ...] = ()  # the other outlets that ran this story (wire copies)
 
@@ -40,12 +38,8 @@ def number_passages(docs: list[Document]) -> list[NumberedPassage]:
         NumberedPassage(
             number=i,
             chunk_id=d.metadata.get("chunk_id", d.id or ""),
-            title=str(d.metadata.get("title", "")),
+            provenance=Provenance.from_metadata(d.metadata),
             text=d.page_content,
-            url=str(d.metadata.get("url", "")),
-            source=str(d.metadata.get("source", "")),
-            date=str(d.metadata.get("date", "")),
-            publisher=str(d.metadata.get("publisher", "")),
             dense=float(d.metadata.get("dense") or 0.0),
             relevance=float(d.metadata.get("relevance") or 0.0),
             also_in=tuple(d.metadata.get("also_in") or ()),

@@ -33,7 +33,7 @@ class ArticleInfo:
     url: str
     source: str
     chunks: int
-    date: str = ""  # as the article gave it; /sources lists the newest first
+    date: str = ""  # the day published (YYYY-MM-DD); /sources lists the newest first
 
 
 class Pipeline:
@@ -115,18 +115,10 @@ class Pipeline:
         counts: Counter[str] = Counter()
         first: dict[str, ArticleInfo] = {}
         for p in self.retriever.passages():
-            aid = p.metadata.get("article_id", p.id)
+            prov = p.provenance
+            aid = prov.article_id or p.id
             counts[aid] += 1
-            first.setdefault(
-                aid,
-                ArticleInfo(
-                    str(p.metadata.get("title", "")),
-                    str(p.metadata.get("url", "")),
-                    str(p.metadata.get("source", "")),
-                    0,
-                    str(p.metadata.get("date", "")),
-                ),
-            )
+            first.setdefault(aid, ArticleInfo(prov.title, prov.url, prov.source, 0, prov.date))
         return sorted(
             (ArticleInfo(a.title, a.url, a.source, counts[k], a.date) for k, a in first.items()),
             key=lambda a: a.title.casefold(),

@@ -68,7 +68,8 @@ class KeywordIndex:
             df.update(set(terms))
         self._n = max(1, len(corpus))
         self._df = df
-        dates = {_article(p): parse_date(p.metadata.get("date", "")) for p in passages}
+        # the day parsed at ingest (`Provenance.date`); an older index's date is read as a day
+        dates = {_article(p): parse_date(p.provenance.date) for p in passages}
         self.dates: dict[str, date] = {a: d for a, d in dates.items() if d}
         # The library's "now": its newest article; a mistyped future date doesn't count.
         today = date.today()

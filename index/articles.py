@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.errors import CitebotError
+from index.provenance import HasProvenance, Provenance
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +28,17 @@ class BadFileError(CitebotError):
 
 
 @dataclass(frozen=True)
-class Article:
-    """One article with its provenance; `id` is stable across edits of the body."""
+class Article(HasProvenance):
+    """One article: its provenance (whose `article_id` is stable across edits of the body),
+    its text, and its place in its file."""
 
-    id: str
-    title: str
+    provenance: Provenance
     text: str
-    source: str
-    position: int
-    url: str = ""
-    date: str = ""
-    title_derived: bool = False
-    # the publication, when the file names it (`source` in .jsonl, og:site_name in .html)
-    publisher: str = ""
+    position: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.provenance.article_id
 
 
 @dataclass

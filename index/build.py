@@ -77,17 +77,9 @@ def article_fingerprint(article: Article) -> str:
     what keeps a rebuild with nothing to do short: tokenizing every sentence costs seconds.
     """
     h = hashlib.sha1(f"chunking-v{CHUNKING_VERSION}".encode())
-    parts = (
-        article.id,
-        article.title,
-        article.text,
-        article.source,
-        article.url,
-        article.publisher,
-    )
-    for part in parts:
-        h.update(b"\x00" + part.encode())
-    h.update(f"\x00{article.date}\x00{article.title_derived}".encode())
+    h.update(b"\x00" + article.text.encode())
+    for name, value in sorted(article.provenance.metadata().items()):
+        h.update(f"\x00{name}={value}".encode())
     return h.hexdigest()[:16]
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from index.articles import Article
+from index.provenance import HasProvenance, Provenance
 from index.sentences import sentence_spans
 
 # Bump when a change here moves chunk boundaries, so unchanged articles are chunked again.
@@ -22,21 +23,15 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 
 
 @dataclass(frozen=True)
-class Chunk:
+class Chunk(HasProvenance):
     """A passage of one article: `text` is verbatim `article.text[start:end]`."""
 
     id: str
-    article_id: str
-    title: str
+    provenance: Provenance  # the article's, shared
     text: str
     index: int
     start: int
     end: int
-    source: str
-    url: str
-    date: str
-    title_derived: bool
-    publisher: str = ""
     heading: str = ""  # the title as embedded, when a very long one had to be shortened
 
     @property
@@ -45,18 +40,12 @@ class Chunk:
         return f"{self.heading or self.title}\n{self.text}"
 
     def metadata(self) -> dict[str, str | int | bool]:
-        """Flat provenance metadata, always present (Chroma stores no None)."""
+        """Flat metadata: the provenance and where in the article the chunk lies."""
         return {
-            "article_id": self.article_id,
-            "title": self.title,
-            "source": self.source,
-            "url": self.url,
-            "date": self.date,
+            **self.provenance.metadata(),
             "chunk_index": self.index,
             "start": self.start,
             "end": self.end,
-            "title_derived": self.title_derived,
-            "publisher": self.publisher,
         }
 
 
@@ -167,17 +156,11 @@ def chunk_article(
         chunks.append(
             Chunk(
                 id=chunk_id(article.id, title, body, occ),
-                article_id=article.id,
-                title=title,
+                provenance=article.provenance,
                 text=body,
                 index=len(chunks),
                 start=start,
                 end=end,
-                source=article.source,
-                url=article.url,
-                date=article.date,
-                title_derived=article.title_derived,
-                publisher=article.publisher,
                 heading="" if heading == title else heading,
             )
         )

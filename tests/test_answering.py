@@ -114,6 +114,7 @@ def test_a_sentence_that_asks_is_never_the_answer(embedder):
     """A news quiz repeats the question word for word; quoting it would answer nothing."""
     from bot.answerers.extractive import ExtractiveAnswerer
     from bot.passages import NumberedPassage
+    from index.provenance import Provenance
 
     question = "Which company turned off the air conditioning in its stores to save money?"
     text = (
@@ -121,7 +122,7 @@ def test_a_sentence_that_asks_is_never_the_answer(embedder):
         "Staff at Homewell Stores said the air conditioning was turned off in July to save "
         "money on power bills."
     )
-    passage = NumberedPassage(1, "c1", "News quiz", text, "", "", "", "", 0.6)
+    passage = NumberedPassage(1, "c1", Provenance(title="News quiz"), text, 0.6)
     draft = ExtractiveAnswerer(embedder, lambda term: 1.0).answer(
         question, [passage], embedder.embed([question])[0]
     )

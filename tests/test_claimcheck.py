@@ -11,6 +11,7 @@ from bot.citations import check
 from bot.claimcheck import violation
 from bot.cli import main
 from bot.passages import NumberedPassage
+from index.provenance import Provenance
 
 CLAIMS_CORPUS = Path(__file__).resolve().parent / "data" / "claims" / "corpus.jsonl"
 
@@ -112,12 +113,8 @@ def _passages() -> list[NumberedPassage]:
         NumberedPassage(
             number=1,
             chunk_id="c1",
-            title="Putin visits Xi",
+            provenance=Provenance(title="Putin visits Xi", source="t.txt"),
             text=PASSAGE,
-            url="",
-            source="t.txt",
-            date="",
-            publisher="",
             dense=0.0,
         )
     ]

@@ -131,18 +131,16 @@ def test_a_bad_setting_is_named_not_a_traceback(monkeypatch, capsys):
 def test_terminal_citations_name_publisher_and_day():
     from bot.answer import Answer, Citation
     from bot.render import render_text
+    from index.provenance import Provenance
 
-    cited = Citation(
-        1,
-        "Voltra widens recall",
-        "It recalled\n25,000 scooters.",
-        "c1",
-        0.8,
+    voltra = Provenance(
+        title="Voltra widens recall",
         url="https://news.example/v",
         date="2022-08-20T09:30:00Z",
         publisher="Wire",
     )
-    undated = Citation(2, "Heatwave", "It was hot.", "c2", 0.6)
+    cited = Citation(1, voltra, "It recalled\n25,000 scooters.", "c1", 0.8)
+    undated = Citation(2, Provenance(title="Heatwave"), "It was hot.", "c2", 0.6)
     text = render_text(Answer("q?", "Voltra recalled 25,000 scooters. [1] [2]", [cited, undated]))
 
     lines = text.splitlines()

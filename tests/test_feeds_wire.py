@@ -13,6 +13,7 @@ from bot.pipeline import build_pipeline
 from bot.render import render_text
 from bot.wire import WIRE_JACCARD, is_copy, jaccard, normalised_words, shingles
 from index.build import build_index
+from index.provenance import Provenance
 
 STORY = (
     "The national weather office said on Tuesday that the dam on the Lower Vale river was "
@@ -93,8 +94,9 @@ def test_near_copies_are_copies_and_other_stories_are_not():
     assert not is_copy(story, other)
 
 
-def _cited(**fields) -> Answer:
-    citation = Citation(1, "Dam holds", "About 4,000 residents", "c1", 0.9, **fields)
+def _cited(publisher: str, also_in: tuple[str, ...]) -> Answer:
+    dam = Provenance(title="Dam holds", publisher=publisher)
+    citation = Citation(1, dam, "About 4,000 residents", "c1", 0.9, also_in)
     return Answer(question="q", text="They left. [1]", citations=[citation])
 
 

@@ -7,12 +7,13 @@ import pytest
 from bot.gate import gate, missing_specifics, normalise_question
 from bot.passages import NumberedPassage
 from index.build import build_index
+from index.provenance import Provenance
 
 TRADE = "How big was Russia-China trade?"
 
 
 def _passage(text: str, title: str = "Audit") -> NumberedPassage:
-    return NumberedPassage(1, "c1", title, text, "", "", "", "", 0.5)
+    return NumberedPassage(1, "c1", Provenance(title=title), text, 0.5)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +74,7 @@ def test_dotted_acronyms_are_the_same_name() -> None:
 def test_a_missing_rare_name_lowers_the_score_more_than_a_common_one() -> None:
     passages = [
         NumberedPassage(
-            1, "c1", "Talks", "Putin thanked Xi in the US for the plan.", "", "", "", "", 0.6
+            1, "c1", Provenance(title="Talks"), "Putin thanked Xi in the US for the plan.", 0.6
         )
     ]
     idf = {"macron": 6.0, "us": 0.5}.get

@@ -451,9 +451,17 @@ def test_jsonl_published_that_is_not_a_date_is_left_out_with_a_warning(
 
 @pytest.mark.parametrize(
     ("published", "date"),
-    [("2024-03-11", "2024-03-11"), ("May 5, 2024", "2024-05-05"), ("5 May 2024", "2024-05-05")],
+    [
+        ("2024-03-11", "2024-03-11"),
+        ("May 5, 2024", "2024-05-05"),
+        ("5 May 2024", "2024-05-05"),
+        # parsed once at ingest into the day: what citations show and the recency prior reads
+        ("2024/03/11", "2024-03-11"),
+        ("2024-03-11T09:30:00Z", "2024-03-11"),
+        ("Mon, 11 Mar 2024 09:30:00 +0000", "2024-03-11"),
+    ],
 )
-def test_jsonl_published_date_as_written_is_kept(folder: Path, published: str, date: str) -> None:
+def test_jsonl_published_date_is_kept_as_its_day(folder: Path, published: str, date: str) -> None:
     line = {"title": "Port Reopens", "text": "The port reopened.", "published": published}
     (folder / "wire.jsonl").write_text(json.dumps(line) + "\n")
 

@@ -159,6 +159,7 @@ def test_stored_passages_carry_flat_provenance(settings, sample_articles, embedd
             "end",
             "title_derived",
             "publisher",
+            "doc_id",
             "article_hash",
         }
         assert passage.metadata["source"] == "articles-sample.txt"

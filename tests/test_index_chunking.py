@@ -15,6 +15,7 @@ from tokenizers import Tokenizer
 from index.articles import Article, article_id, load_articles
 from index.chunking import chunk_article
 from index.embeddings import resolve_model_path
+from index.provenance import Provenance
 from index.sentences import sentence_spans
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -39,9 +40,8 @@ def corpus(sample_settings) -> list[Article]:
 
 
 def make_article(text: str, title: str = "Harbour Council Meeting") -> Article:
-    return Article(
-        id=article_id("made.txt", title), title=title, text=text, source="made.txt", position=0
-    )
+    made = Provenance(article_id=article_id("made.txt", title), title=title, source="made.txt")
+    return Article(provenance=made, text=text, position=0)
 
 
 def short_sentences(n: int) -> str:
@@ -185,6 +185,7 @@ def test_chunk_metadata_is_flat_provenance(corpus, embedder) -> None:
         "end": len(article.text),
         "title_derived": False,
         "publisher": "Wire Service",  # the line's `source` field
+        "doc_id": "",  # the line has no `doc_id` nor `id`
     }
 
 

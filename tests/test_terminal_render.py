@@ -8,6 +8,7 @@ import re
 from bot.answer import Answer, Citation
 from bot.cli import main
 from bot.render import render_text
+from index.provenance import Provenance
 from index.settings import Settings
 
 CLEAR = "\x1b[2J\x1b[H"
@@ -18,16 +19,13 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def test_escape_sequences_and_controls_are_stripped_from_every_field():
-    cited = Citation(
-        1,
-        f"Voltra {TITLE}recall",
-        f"It recalled{CLEAR} 25,000\x9b2J scooters.\r\x08",
-        "c1",
-        0.8,
+    hostile = Provenance(
+        title=f"Voltra {TITLE}recall",
         url=f"https://news.example/v{TITLE_ST}",
         date="2022-08-20\x07",
         publisher="Wire\x1b[31m",
     )
+    cited = Citation(1, hostile, f"It recalled{CLEAR} 25,000\x9b2J scooters.\r\x08", "c1", 0.8)
     answer = Answer("q?", f"Voltra recalled{CLEAR} 25,000 scooters.\x00 [1]\n\tNext.", [cited])
     answer.note = f"model said {TITLE}"
 

@@ -21,7 +21,6 @@ import secrets
 import sqlite3
 from collections.abc import Hashable
 from contextlib import closing, contextmanager
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -148,7 +147,7 @@ class FeedbackLog:
         A private answer is logged for its votes but in no thread: it never becomes history.
         """
         citations = [
-            {k: v for k, v in asdict(c).items() if k != "score"} | {"score": float(c.score)}
+            {k: v for k, v in c.as_dict().items() if k != "score"} | {"score": float(c.score)}
             for c in answer.citations
         ]
         thread_key = None if private or thread_id is None else self._thread_key(thread_id)

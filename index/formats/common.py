@@ -6,8 +6,10 @@ import datetime
 import re
 from collections.abc import Iterable, Iterator
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from index.articles import Article, article_id
+from index.provenance import ISO_DAY, Provenance, iso_day
 
 SEPARATOR = re.compile(r"^\s*\+{5,}\s*$", re.MULTILINE)
 # A title is a short line without a full stop in the middle; a body paragraph rarely is.
@@ -69,51 +71,46 @@ def split_plain_article(block: str) -> tuple[str, str, bool]:
     return derive_title(body), body, True
 
 
-_ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 _WRITTEN_DATES = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y")
 
 
 def clean_date(value: object) -> str | None:
-    """`value` as a citation date, or None when it holds no calendar date.
+    """The day `value` was published, as ISO 8601 `YYYY-MM-DD`; None when it holds no date.
 
-    A year-month-day anywhere in the text (what the retrieval's recency prior reads) is kept as
-    written; an RFC 2822 date or a written one ("May 5, 2024") is rewritten as ISO 8601.
+    Parsed here, once, at ingest: a year-month-day anywhere in the text ("2022/06/16",
+    "2022-06-16T10:00:00Z"), a written date ("May 5, 2024") or an RFC 2822 one. The day is
+    what citations show and what the retrieval's recency prior reads.
     """
     if not isinstance(value, str):
         return None
-    m = _ISO_DATE.search(value)
-    if m:
-        try:
-            datetime.date(int(m[1]), int(m[2]), int(m[3]))
-        except ValueError:
-            return None
-        return value.strip()
+    if day := iso_day(value):
+        return day
+    if ISO_DAY.search(value):  # a year-month-day that is no calendar day (2024-02-30)
+        return None
     for form in _WRITTEN_DATES:
         try:
             return datetime.datetime.strptime(value.strip(), form).date().isoformat()
         except ValueError:
             pass
     try:
-        return parsedate_to_datetime(value).isoformat()
+        return parsedate_to_datetime(value).date().isoformat()
     except (TypeError, ValueError, IndexError):
         return None
 
 
-def make_article(source: str, key: str, position: int, title: str, text: str, **extra) -> Article:
-    return Article(
-        id=article_id(source, key),
-        title=title,
-        text=text,
-        source=source,
-        position=position,
-        **extra,
-    )
+def make_article(
+    source: str, key: str, position: int, title: str, text: str, **provenance: Any
+) -> Article:
+    """An article of `source` keyed `key` in it; `provenance` gives the other `Provenance`
+    fields the file states (url, date, publisher, doc_id, title_derived)."""
+    made = Provenance(article_id=article_id(source, key), title=title, source=source, **provenance)
+    return Article(provenance=made, text=text, position=position)
 
 
 def keyed(source: str, items: Iterable[tuple]) -> Iterator[Article]:
     """Articles keyed by title (and its occurrence), so inserting one doesn't rename the rest.
 
-    Each item is (title, body, title_derived) and optionally a dict of `Article` fields.
+    Each item is (title, body, title_derived) and optionally a dict of `Provenance` fields.
     """
     seen: dict[str, int] = {}
     for position, (title, body, derived, *extra) in enumerate(items):

@@ -1,5 +1,5 @@
 """JSON lines (.jsonl): one article a line: `title`, `text`, optional `url`, `published`,
-`source`."""
+`source`, `doc_id` (or `id`)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def parse(text: str, source: str, skipped: list[dict[str, str]]) -> list[Article
         derived = not title.strip()
         title = derive_title(body) if derived else strip_title(title)
         url = _text_field(obj, "url", where)
-        raw_key = obj.get("doc_id") or obj.get("id") or url or f"title:{title}"
+        doc_id = obj.get("doc_id") or obj.get("id") or ""
+        raw_key = doc_id or url or f"title:{title}"
         n = seen.get(str(raw_key), 0)
         seen[str(raw_key)] = n + 1
         articles.append(
@@ -91,6 +92,8 @@ def parse(text: str, source: str, skipped: list[dict[str, str]]) -> list[Article
                 date=_jsonl_date(obj, where),
                 title_derived=derived,
                 publisher=_text_field(obj, "source", where),
+                # the corpus's own id, kept so an eval maps chunks to it without re-deriving ids
+                doc_id=str(doc_id),
             )
         )
     return articles

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import IndexNotBuiltError, StoreError
+from index.provenance import Provenance
 from index.settings import Settings
 from index.store.chroma import generation_count, iter_records, make_client, read_pointer, where_is
 
@@ -18,7 +19,11 @@ class Passage:
 
     id: str
     text: str
-    metadata: dict[str, Any]
+    metadata: dict[str, Any]  # flat, as stored: `Provenance.metadata()` and the chunk's place
+
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance.from_metadata(self.metadata)
 
 
 class GenerationReader:

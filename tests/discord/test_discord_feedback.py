@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from bot.answer import Answer, Citation
 from bot.discord.feedback import FeedbackLog, UnknownAnswerError, key_path
 from bot.ratelimit import RateLimitedError, RateLimiter
+from index.provenance import Provenance
 from index.settings import Settings
 
 
@@ -24,7 +25,7 @@ def log(tmp_path) -> FeedbackLog:
 
 
 def answer(question: str = "q?", text: str = "a [1].", refused: bool = False) -> Answer:
-    citation = Citation(1, "Title", "a quote", "chunk-1", 0.8)
+    citation = Citation(1, Provenance(title="Title"), "a quote", "chunk-1", 0.8)
     return Answer(question, text, [citation], refused=refused, latency_ms=12.5)
 
 

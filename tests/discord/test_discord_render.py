@@ -17,11 +17,13 @@ from bot.discord.render import (
     thread_name,
 )
 from bot.pipeline import ArticleInfo
+from index.provenance import Provenance
 
 
-def cite(n: int = 1, **fields) -> Citation:
-    values = {"title": "Trade Record", "quote": "Trade reached $240 billion.", "chunk_id": "c1"}
-    return Citation(number=n, score=0.9, **(values | fields))
+def cite(n: int = 1, quote: str = "Trade reached $240 billion.", **fields: str) -> Citation:
+    """A citation of `quote`; `fields` are its provenance's (title, url, source, date, …)."""
+    provenance = Provenance(**({"title": "Trade Record"} | fields))
+    return Citation(number=n, provenance=provenance, quote=quote, chunk_id="c1", score=0.9)
 
 
 def test_a_short_answer_is_one_message_with_its_sources():

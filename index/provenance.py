@@ -1,0 +1,100 @@
+"""Where a passage comes from: one frozen record, made once at ingest and carried unchanged by
+the article, its chunks, the stored metadata, the numbered passages and the citations.
+
+This is the only place that lists the provenance fields: a field added to `Provenance` (with a
+default) is stored with every chunk, read back with every passage and printed by
+`citebot ask --json`; only a renderer that is to show it needs an edit of its own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+ISO_DAY = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+
+def iso_day(text: object) -> str:
+    """The first calendar year-month-day written in `text` as `YYYY-MM-DD`, or "" for none.
+
+    Tolerates what older indexes stored ("2022/06/16", "2022-06-16T10:00:00Z").
+    """
+    m = ISO_DAY.search(text) if isinstance(text, str) else None
+    if not m:
+        return ""
+    try:
+        return datetime.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+    except ValueError:
+        return ""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The article a passage belongs to, as the article's file describes it."""
+
+    article_id: str = ""
+    title: str = ""
+    source: str = ""  # the file, as named under its articles folder
+    url: str = ""
+    date: str = ""  # the day of publication, `YYYY-MM-DD`, or "" when the file gives none
+    # the publication, when the file names it (`source` in .jsonl, og:site_name in .html)
+    publisher: str = ""
+    title_derived: bool = False  # the title was made from the first sentence
+    doc_id: str = ""  # the corpus's own id of the article (`doc_id` or `id` of a .jsonl line)
+
+    def metadata(self) -> dict[str, str | bool]:
+        """Every field, flat, always present (Chroma stores no None)."""
+        return asdict(self)
+
+    @classmethod
+    def from_metadata(cls, md: dict[str, Any]) -> Provenance:
+        """The provenance stored with a chunk; a key an older index lacks takes its default."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if md.get(f.name) is None:
+                continue
+            value = md[f.name]
+            values[f.name] = bool(value) if isinstance(f.default, bool) else str(value)
+        if "date" in values:
+            values["date"] = iso_day(values["date"])
+        return cls(**values)
+
+
+class HasProvenance:
+    """Read-only shortcuts to the provenance of whatever carries one in `provenance`."""
+
+    provenance: Provenance
+
+    @property
+    def article_id(self) -> str:
+        return self.provenance.article_id
+
+    @property
+    def title(self) -> str:
+        return self.provenance.title
+
+    @property
+    def source(self) -> str:
+        return self.provenance.source
+
+    @property
+    def url(self) -> str:
+        return self.provenance.url
+
+    @property
+    def date(self) -> str:
+        return self.provenance.date
+
+    @property
+    def publisher(self) -> str:
+        return self.provenance.publisher
+
+    @property
+    def title_derived(self) -> bool:
+        return self.provenance.title_derived
+
+    @property
+    def doc_id(self) -> str:
+        return self.provenance.doc_id
