@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run index stats ask chat test lint format eval eval-claims bench bench-bot calibrate recency-grid clean
+.PHONY: setup run index stats ask chat test lint typecheck format eval eval-claims bench bench-bot calibrate recency-grid clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("citebot needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -44,10 +44,14 @@ chat: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: setup
 	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format .
