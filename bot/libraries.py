@@ -55,8 +55,11 @@ class Library:
         return self.pipeline.sources()
 
     def reindex(self) -> dict:
-        """Rebuild this library's index alone from its folders, then answer from it (blocking)."""
-        return self.pipeline.reindex(self.config.folders or None)
+        """Rebuild this library's index alone from its folders and what its feeds fetched,
+        then answer from it (blocking)."""
+        from index.feeds import build_roots
+
+        return self.pipeline.reindex(build_roots(self.config.settings, self.config.folders))
 
 
 class Libraries:

@@ -1,0 +1,37 @@
+"""A library's reindex reads what its feeds fetched too: a rebuild never prunes those articles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from bot.conversation import MemoryLog
+from bot.libraries import Libraries, open_pipelines
+from index.build import build_index
+from index.libraries import load_libraries
+from tests.test_libraries import LIBRARIES_DATA, settings_with
+
+
+def test_reindex_of_a_library_keeps_its_fetched_articles(
+    tmp_path: Path, model_cache: Path, embedder
+) -> None:
+    folders = tmp_path
+    shutil.copytree(LIBRARIES_DATA / "politics", folders / "politics")
+    toml = '[[library]]\nname = "news"\narticles = ["politics"]\n'
+    settings = settings_with(folders, model_cache, toml)
+    (config,) = load_libraries(settings)
+    fetched = config.settings.fetched_dir / "example.org"
+    fetched.mkdir(parents=True)
+    line = {"title": "Ferry Timetable Extended", "text": "The night ferry now runs daily."}
+    (fetched / "ferry.jsonl").write_text(json.dumps(line) + "\n")
+    build_index(config.settings, embedder, [*config.folders, config.settings.fetched_dir])
+    (library,) = libraries = Libraries.open(
+        open_pipelines(settings, embedder), MemoryLog(), max_question_chars=100,
+        rate_limit_per_minute=None,
+    )  # fmt: skip
+
+    library.reindex()
+
+    assert "Ferry Timetable Extended" in {a.title for a in library.sources()}
+    libraries.close()
