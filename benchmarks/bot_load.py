@@ -59,9 +59,9 @@ def build(args: argparse.Namespace, work: Path):
         MODEL_CACHE=args.model_cache,
         FEEDBACK_DB=work / "feedback.sqlite3",
     )
-    embedder = load_default_embedder(settings)
-    build_index(settings, embedder)
-    return settings, build_pipeline(settings, embedder)
+    embedder = load_default_embedder(settings.index)
+    build_index(settings.index, embedder)
+    return settings, build_pipeline(settings.index, settings.answering, embedder)
 
 
 class StallWatch:
@@ -91,8 +91,10 @@ async def load(settings, pipeline, questions: list[str]) -> dict:
 
     from bot.discord.app import Citebot
     from bot.discord.feedback import FeedbackLog
+    from index.libraries import implicit_library
 
-    bot = Citebot(settings, pipeline, FeedbackLog(settings.feedback_db))
+    shelf = [(implicit_library(settings.index, settings.fetching), pipeline)]
+    bot = Citebot(settings.discord, shelf, FeedbackLog(settings.feedback_db))
     async with simcord.run(bot, settle_timeout=600) as env:
         guild = env.create_guild("Load")
         channel = guild.create_text_channel("general")

@@ -138,14 +138,14 @@ def run(args: argparse.Namespace, work: Path) -> dict:
         MODEL_CACHE=args.model_cache,
         EMBEDDING_BACKEND=args.backend,
     )
-    embedder = embedder_from_settings(settings)
+    embedder = embedder_from_settings(settings.index)
     embedder.embed(["warm-up"] * 8)
 
     # the bare model on exactly the texts a build embeds, handed over in the same batches
     articles = load_articles([corpus]).articles
-    chunks = chunk_all(articles, embedder, settings)
+    chunks = chunk_all(articles, embedder, settings.index)
     texts = [c.embed_text for c in chunks]
-    batch = embedding_batch(settings)
+    batch = embedding_batch(settings.index)
     t = time.perf_counter()
     for i in range(0, len(texts), batch):
         embedder.embed(texts[i : i + batch])
@@ -153,19 +153,19 @@ def run(args: argparse.Namespace, work: Path) -> dict:
 
     timed = Timed(embedder)
     t = time.perf_counter()
-    report = build_index(settings, timed, sources=[corpus])
+    report = build_index(settings.index, timed, sources=[corpus])
     build_s = time.perf_counter() - t
     if report.embedded != len(chunks):
         raise SystemExit(f"error: the build embedded {report.embedded} of {len(chunks)} chunks")
 
     t = time.perf_counter()
-    again = build_index(settings, embedder, sources=[corpus])
+    again = build_index(settings.index, embedder, sources=[corpus])
     rebuild_s = time.perf_counter() - t
     if again.embedded or again.switched:
         raise SystemExit(f"error: a rebuild with nothing changed embedded {again.embedded}")
 
     queries = question_like(chunks, args.queries)
-    recall = ann_recall(open_index(settings).live, embedder, queries)
+    recall = ann_recall(open_index(settings.index).live, embedder, queries)
     return {
         "corpus": str(args.corpus),
         "articles": report.articles,

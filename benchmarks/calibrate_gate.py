@@ -43,18 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     from index.settings import Settings
 
     settings = Settings()
-    answerable_settings = eval_settings(settings, args.corpus)
-    embedder = load_default_embedder(answerable_settings)
-    build_index(answerable_settings, embedder, [args.corpus])
+    answerable_index = eval_settings(settings.index, args.corpus)
+    embedder = load_default_embedder(answerable_index)
+    build_index(answerable_index, embedder, [args.corpus])
     questions = [q["question"] for q in load_questions(args.questions, None)]
-    own = build_pipeline(answerable_settings, embedder)
+    own = build_pipeline(answerable_index, settings.answering, embedder)
     answerable = np.array([best_relevance(own, q) for q in questions])
     with tempfile.TemporaryDirectory() as tmp:
-        other_settings = settings.model_copy(
+        other_index = settings.index.model_copy(
             update={"chroma_path": Path(tmp) / "chroma", "chroma_host": None}
         )
-        build_index(other_settings, embedder, [args.unanswerable_corpus])
-        other = build_pipeline(other_settings, embedder)
+        build_index(other_index, embedder, [args.unanswerable_corpus])
+        other = build_pipeline(other_index, settings.answering, embedder)
         unanswerable = np.array([best_relevance(other, q) for q in questions])
 
     pct = (0, 2, 5, 10, 50)

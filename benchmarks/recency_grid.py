@@ -47,10 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     from index.build import build_index
     from index.settings import Settings
 
-    settings = eval_settings(Settings(), args.corpus)
-    embedder = load_default_embedder(settings)
-    build_index(settings, embedder, [args.corpus])
-    pipeline = build_pipeline(settings, embedder)
+    settings = Settings()
+    index = eval_settings(settings.index, args.corpus)
+    embedder = load_default_embedder(index)
+    build_index(index, embedder, [args.corpus])
+    pipeline = build_pipeline(index, settings.answering, embedder)
     questions = load_questions(args.questions, None)
     known = Known.of(pipeline, args.corpus)
     dated = any(q.get("question_date") for q in questions)

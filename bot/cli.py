@@ -12,7 +12,7 @@ import click
 
 from index.cli import run_command
 from index.logs import setup_logging
-from index.settings import Settings
+from index.settings import FeedSettings, IndexSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ def _pipeline(settings: Settings, library: str | None = None):
     from bot.pipeline import build_pipeline
     from index.libraries import choose_library, load_libraries
 
-    return build_pipeline(choose_library(load_libraries(settings), library).settings)
+    libraries = load_libraries(settings.libraries_file, settings.index, settings.fetching)
+    return build_pipeline(choose_library(libraries, library).index, settings.answering)
 
 
 LIBRARY = click.option(
@@ -65,7 +66,7 @@ def chat_loop(pipeline, read=input, write=click.echo, as_of: date | None = None)
         chat.close()
 
 
-def update_index(settings: Settings, folders: tuple[Path, ...]) -> str:
+def update_index(index: IndexSettings, fetching: FeedSettings, folders: tuple[Path, ...]) -> str:
     """The main job's fetch and build before the bot starts: its summary, or one line of warning
     when the build fails while a live index exists (the bot then answers from that); no live
     index, it fails. A failed fetch is a line of the summary, never a reason to stop.
@@ -75,10 +76,10 @@ def update_index(settings: Settings, folders: tuple[Path, ...]) -> str:
     from index.store import live_generation
 
     try:
-        return format_summary(run_build(settings, folders, False, False))
+        return format_summary(run_build(index, fetching, folders, False, False))
     except CitebotError as exc:
         try:
-            live = live_generation(settings)
+            live = live_generation(index)
         except CitebotError:
             live = None
         if live is None:
@@ -100,13 +101,13 @@ def cli(ctx: click.Context) -> None:
     setup_logging(settings.log_level)
     from index.libraries import load_libraries
 
-    for library in load_libraries(settings):
-        folders = library.folders or (library.settings.articles_dir,)
+    for library in load_libraries(settings.libraries_file, settings.index, settings.fetching):
+        folders = library.folders or (library.index.articles_dir,)
         named = "" if library.implicit else f" ({library.name})"
-        feeds = library.settings.feeds
+        feeds = library.fetching.feeds
         fetching = f"Fetching {len(feeds)} feed(s), then i" if feeds else "I"
         click.echo(f"{fetching}ndexing {', '.join(map(str, folders))}{named} …", err=True)
-        click.echo(update_index(library.settings, library.folders), err=True)
+        click.echo(update_index(library.index, library.fetching, library.folders), err=True)
     if settings.discord_token:
         ctx.invoke(run)
         return
@@ -190,7 +191,13 @@ def eval_cmd(
     settings = Settings()
     setup_logging("WARNING")
     report = run_eval(
-        settings, questions, corpus, limit=limit, baseline=not no_baseline, dated=not undated
+        settings.index,
+        settings.answering,
+        questions,
+        corpus,
+        limit=limit,
+        baseline=not no_baseline,
+        dated=not undated,
     )
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
@@ -213,7 +220,7 @@ def eval_claims(corpus: Path, limit: int, seed: int, as_json: bool) -> None:
     setup_logging("WARNING")
     report = run_claims_eval(
         corpus,
-        load_default_embedder(settings),
+        load_default_embedder(settings.index),
         limit=limit,
         seed=seed,
         max_tokens=settings.chunk_tokens,

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from bot.conversation import Answerer, AnswerLog, ConversationService
 from bot.ratelimit import RateLimiter
 from index.embeddings import Embedder
-from index.libraries import LibraryConfig, load_libraries
-from index.settings import Settings
+from index.libraries import LibraryConfig
+from index.settings import AnsweringSettings, IndexSettings
 
 
 class LibraryPipeline(Answerer, Protocol):
@@ -39,10 +39,6 @@ class Library:
         return self.config.name
 
     @property
-    def settings(self) -> Settings:
-        return self.config.settings
-
-    @property
     def guilds(self) -> frozenset[int]:
         return self.config.guilds
 
@@ -59,7 +55,8 @@ class Library:
         then answer from it (blocking)."""
         from index.feeds import build_roots
 
-        return self.pipeline.reindex(build_roots(self.config.settings, self.config.folders))
+        config = self.config
+        return self.pipeline.reindex(build_roots(config.index, config.fetching, config.folders))
 
 
 class Libraries:
@@ -125,17 +122,18 @@ class Libraries:
 
 
 def open_pipelines(
-    settings: Settings,
+    configs: Sequence[LibraryConfig],
+    answering: AnsweringSettings,
     embedder: Embedder | None = None,
-    build: Callable[[Settings, Embedder], LibraryPipeline] | None = None,
+    build: Callable[[IndexSettings, AnsweringSettings, Embedder], LibraryPipeline] | None = None,
 ) -> list[tuple[LibraryConfig, LibraryPipeline]]:
-    """Every configured library with its pipeline, all sharing one embedding model.
+    """Every configured library with its pipeline, all answering alike and sharing one
+    embedding model (libraries differ in their index, never in its model).
 
     `IndexNotBuiltError` names the first library whose index is not built.
     """
     from bot.pipeline import build_pipeline, load_default_embedder
 
-    configs = load_libraries(settings)
-    embedder = embedder or load_default_embedder(settings)
+    embedder = embedder or load_default_embedder(configs[0].index)
     build = build or build_pipeline
-    return [(config, build(config.settings, embedder)) for config in configs]
+    return [(config, build(config.index, answering, embedder)) for config in configs]

@@ -18,7 +18,7 @@ from bot.chain import build_chain
 from bot.questions import clean_question
 from bot.retrieval import HybridRetriever, SearchIndex
 from index.embeddings import Embedder, embedder_from_settings
-from index.settings import Settings
+from index.settings import AnsweringSettings, IndexSettings
 from index.store import open_index
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,17 @@ class Pipeline:
     """Owns the model, the live index and the chain; every method is blocking (use a thread)."""
 
     def __init__(
-        self, settings: Settings, embedder: Embedder, index: SearchIndex, chat_model: Any = None
+        self,
+        settings: AnsweringSettings,
+        index_settings: IndexSettings,
+        embedder: Embedder,
+        index: SearchIndex,
+        chat_model: Any = None,
     ) -> None:
-        """`chat_model` injects a LangChain chat model as the LLM (LLM_PROVIDER=openai)."""
+        """`index_settings` say what `reindex` builds; `chat_model` injects a LangChain chat
+        model as the LLM (LLM_PROVIDER=openai)."""
         self.settings = settings
+        self.index_settings = index_settings
         self.embedder = embedder
         self.index = index
         self.retriever = HybridRetriever(
@@ -58,11 +65,7 @@ class Pipeline:
         context = AnswererContext(
             embedder=embedder,
             idf=self.retriever.idf,
-            llm_base_url=settings.llm_base_url,
-            llm_model=settings.llm_model,
-            llm_api_key=settings.llm_api_key.get_secret_value(),
-            llm_timeout_seconds=settings.llm_timeout_seconds,
-            llm_max_tokens=settings.llm_max_tokens,
+            settings=settings,
             chat_model=chat_model,
         )
         extractive = make_answerer("extractive", context)
@@ -130,16 +133,18 @@ class Pipeline:
         from index.build import build_index
 
         with self._reindex_lock:
-            report = build_index(self.settings, self.embedder, sources or None).as_dict()
+            report = build_index(self.index_settings, self.embedder, sources or None).as_dict()
             self.index.refresh()
             return report
 
 
-def load_default_embedder(settings: Settings) -> Embedder:
+def load_default_embedder(settings: IndexSettings) -> Embedder:
     return embedder_from_settings(settings)
 
 
-def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipeline:
+def build_pipeline(
+    index: IndexSettings, answering: AnsweringSettings, embedder: Embedder | None = None
+) -> Pipeline:
     """Load the model and open the live index (`IndexNotBuiltError` when there is none)."""
-    embedder = embedder or load_default_embedder(settings)
-    return Pipeline(settings, embedder, SearchIndex(open_index(settings)))
+    embedder = embedder or load_default_embedder(index)
+    return Pipeline(answering, index, embedder, SearchIndex(open_index(index)))

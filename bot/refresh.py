@@ -19,11 +19,11 @@ from typing import Any, Protocol
 from index.errors import BuildConflictError, CitebotError
 from index.feeds import build_roots, fetch_sources_async
 from index.libraries import LibraryConfig
-from index.settings import Settings
+from index.settings import FeedSettings
 
 log = logging.getLogger(__name__)
 
-Fetch = Callable[[Settings], Awaitable[Any]]  # settings -> a FetchReport
+Fetch = Callable[[FeedSettings], Awaitable[Any]]  # settings -> a FetchReport
 Announce = Callable[[str], Awaitable[None]]
 
 
@@ -64,7 +64,7 @@ class RefreshResult:
         )
 
 
-async def fetch_quietly(settings: Settings) -> dict[str, Any] | None:
+async def fetch_quietly(settings: FeedSettings) -> dict[str, Any] | None:
     """The library's feeds fetched into its FETCHED_DIR: the report's dict, None without feeds,
     `{"error": ...}` when the fetch itself failed (the build then uses what is on disk)."""
     if not settings.feeds:
@@ -84,7 +84,7 @@ class Refresher:
         libraries: Iterable[RefreshingLibrary],
         *,
         announce: Announce | None = None,
-        fetch: Callable[[Settings], Awaitable[dict[str, Any] | None]] = fetch_quietly,
+        fetch: Callable[[FeedSettings], Awaitable[dict[str, Any] | None]] = fetch_quietly,
     ) -> None:
         self.libraries = list(libraries)
         self.announce = announce
@@ -105,9 +105,9 @@ class Refresher:
         if lock.locked():
             raise RefreshBusyError(f"a refresh of the {library.name} library is already running")
         async with lock:
-            settings = library.config.settings
-            fetched = await self._fetch(settings)
-            roots = build_roots(settings, library.config.folders)
+            config = library.config
+            fetched = await self._fetch(config.fetching)
+            roots = build_roots(config.index, config.fetching, config.folders)
             build = await asyncio.to_thread(library.pipeline.reindex, roots)
         result = RefreshResult(library.name, fetched, build)
         log.info("refreshed %s", result.summary())

@@ -14,7 +14,7 @@ from index.articles import Article, ParseResult, load_articles
 from index.chunking import CHUNKING_VERSION, Chunk, chunk_article
 from index.embeddings import Embedder
 from index.errors import CitebotError, StoreWriteError
-from index.settings import Settings
+from index.settings import IndexSettings
 from index.store import LEASE_SECONDS, GenerationBuild, IndexStore, Records
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class BuildReport:
         return asdict(self)
 
 
-def index_signature(settings: Settings, embedder: Embedder) -> dict[str, Any]:
+def index_signature(settings: IndexSettings, embedder: Embedder) -> dict[str, Any]:
     """What makes stored vectors reusable: the same model and the same chunking."""
     return {
         "model": embedder.name,
@@ -50,12 +50,12 @@ def index_signature(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     }
 
 
-def embedding_batch(settings: Settings) -> int:
+def embedding_batch(settings: IndexSettings) -> int:
     """Chunks handed to the embedder at a time (and written to the store after each hand-off)."""
     return max(settings.embedding_batch_size * 8, 64)
 
 
-def chunk_all(articles, embedder: Embedder, settings: Settings) -> list[Chunk]:
+def chunk_all(articles, embedder: Embedder, settings: IndexSettings) -> list[Chunk]:
     """The chunks of the articles, in order, as a build cuts them."""
     chunks: list[Chunk] = []
     for article in articles:
@@ -108,7 +108,7 @@ def _kept_from_unreadable(live_meta: dict[str, dict], parsed: ParseResult) -> li
 
 
 def build_index(
-    settings: Settings,
+    settings: IndexSettings,
     embedder: Embedder,
     sources: Iterable[Path] | None = None,
     full: bool = False,
@@ -138,7 +138,7 @@ def build_index(
 
 def _build(
     build: GenerationBuild,
-    settings: Settings,
+    settings: IndexSettings,
     embedder: Embedder,
     parsed: ParseResult,
     progress: Progress | None,
@@ -181,7 +181,7 @@ def _build(
 
 
 def _cut(
-    build: GenerationBuild, settings: Settings, embedder: Embedder, parsed: ParseResult
+    build: GenerationBuild, settings: IndexSettings, embedder: Embedder, parsed: ParseResult
 ) -> tuple[list[str], list[Chunk], Records]:
     """The live chunk ids carried as stored, and the chunks cut now with their records."""
     live = build.live_metadata
@@ -204,7 +204,7 @@ def _cut(
 
 def _embed(
     build: GenerationBuild,
-    settings: Settings,
+    settings: IndexSettings,
     embedder: Embedder,
     todo: list[Chunk],
     records: Records,
@@ -222,6 +222,6 @@ def _embed(
             progress(min(i + batch, len(todo)), len(todo))
 
 
-def index_stats(settings: Settings) -> dict[str, Any]:
+def index_stats(settings: IndexSettings) -> dict[str, Any]:
     """Articles, chunks, model, collection and location of the live index."""
     return IndexStore.open(settings).stats()

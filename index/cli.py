@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from index.errors import CitebotError
 from index.libraries import LibraryConfig, choose_library, load_libraries
 from index.logs import setup_logging
-from index.settings import Settings
+from index.settings import FeedSettings, IndexSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def _skips_in_the_summary() -> Iterator[None]:
 
 
 def fetch_for_build(
-    settings: Settings, feeds: Sequence[str], urls: Sequence[str], show: bool
+    settings: FeedSettings, feeds: Sequence[str], urls: Sequence[str], show: bool
 ) -> dict | None:
     """Fetch the library's FEEDS and these `feeds` and `urls` into its FETCHED_DIR.
 
@@ -94,7 +94,8 @@ def fetch_for_build(
 
 
 def run_build(
-    settings: Settings,
+    index: IndexSettings,
+    fetching: FeedSettings,
     sources: tuple[Path, ...],
     full: bool,
     as_json: bool,
@@ -114,12 +115,12 @@ def run_build(
 
     show = progress if progress is not None else not as_json and sys.stderr.isatty()
     with _skips_in_the_summary():
-        fetched = fetch_for_build(settings, feeds, urls, show)
+        fetched = fetch_for_build(fetching, feeds, urls, show)
 
-    embedder = embedder_from_settings(settings)
-    roots = build_roots(settings, sources)
+    embedder = embedder_from_settings(index)
+    roots = build_roots(index, fetching, sources)
     with progress_bar(show) as update, _skips_in_the_summary():
-        report = build_index(settings, embedder, roots, full=full, progress=update)
+        report = build_index(index, embedder, roots, full=full, progress=update)
     result = report.as_dict()
     if fetched is not None:
         result["fetch"] = fetched
@@ -170,7 +171,7 @@ LIBRARY = click.option(
 def chosen_libraries(settings: Settings, name: str | None) -> list[LibraryConfig]:
     """The libraries a command works on: the one named, else all (the implicit one alone when
     there is no libraries file)."""
-    libraries = load_libraries(settings)
+    libraries = load_libraries(settings.libraries_file, settings.index, settings.fetching)
     return [choose_library(libraries, name)] if name else libraries
 
 
@@ -233,7 +234,9 @@ def build(
     for lib in libraries:
         try:
             folders = sources or lib.folders
-            reports.append(run_build(lib.settings, folders, full, as_json, progress, feeds, urls))
+            reports.append(
+                run_build(lib.index, lib.fetching, folders, full, as_json, progress, feeds, urls)
+            )
         except CitebotError as exc:
             if lib.implicit:
                 raise
@@ -260,7 +263,7 @@ def stats(as_json: bool, library: str | None) -> None:
     settings = Settings()
     setup_logging("WARNING")
     libraries = chosen_libraries(settings, library)
-    results = [index_stats(lib.settings) for lib in libraries]
+    results = [index_stats(lib.index) for lib in libraries]
     click.echo(per_library(libraries, results, as_json, format_stats))
 
 

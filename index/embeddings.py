@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from index.errors import ModelError
-from index.settings import Settings
+from index.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +331,7 @@ def load_embedder(
     raise ModelError(f"unknown embedding backend {backend!r} (onnx-int8, onnx or torch)")
 
 
-def embedder_from_settings(settings: Settings) -> Embedder:
+def embedder_from_settings(settings: IndexSettings) -> Embedder:
     """The embedder the settings name: model, backend, cache, batch size and device."""
     return load_embedder(
         settings.embedding_model,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from index.errors import ConfigError
-from index.settings import Settings
+from index.settings import FeedSettings, IndexSettings
 
 # The name of the library there is when no file names any.
 IMPLICIT = "default"
@@ -32,11 +32,14 @@ COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,38}[A-Za-z0-9]")
 
 @dataclass(frozen=True)
 class LibraryConfig:
-    """One library as configured: its own settings copy, and where it answers."""
+    """One library as configured: its own copies of the sections it changes, and where it
+    answers."""
 
     name: str
-    # ARTICLES_DIR (the first folder), COLLECTION, FEEDS and FETCHED_DIR are this library's
-    settings: Settings
+    # ARTICLES_DIR (the first folder) and COLLECTION are this library's
+    index: IndexSettings
+    # FEEDS and FETCHED_DIR are this library's
+    fetching: FeedSettings
     # the folders a build reads; empty for the implicit library (ARTICLES_DIR, or --source)
     folders: tuple[Path, ...] = ()
     guilds: frozenset[int] = frozenset()
@@ -53,28 +56,31 @@ class LibraryConfig:
         return not self.guilds and not self.channels
 
 
-def implicit_library(settings: Settings) -> LibraryConfig:
+def implicit_library(index: IndexSettings, fetching: FeedSettings) -> LibraryConfig:
     """The one library of a bot without a libraries file: ARTICLES_DIR, COLLECTION, everywhere."""
-    return LibraryConfig(IMPLICIT, settings)
+    return LibraryConfig(IMPLICIT, index, fetching)
 
 
-def load_libraries(settings: Settings) -> list[LibraryConfig]:
+def load_libraries(path: Path, index: IndexSettings, fetching: FeedSettings) -> list[LibraryConfig]:
     """The libraries of `LIBRARIES_FILE` when it exists, else the implicit one.
 
     `ConfigError` with one line per problem found, so that one run shows them all.
     """
-    path = settings.libraries_file
     if not path.is_file():
-        return [implicit_library(settings)]
+        return [implicit_library(index, fetching)]
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read as TOML: {exc}") from None
-    return parse_libraries(data, path.parent, settings, str(path))
+    return parse_libraries(data, path.parent, index, fetching, str(path))
 
 
 def parse_libraries(
-    data: dict[str, Any], base: Path, settings: Settings, where: str = "libraries file"
+    data: dict[str, Any],
+    base: Path,
+    index: IndexSettings,
+    fetching: FeedSettings,
+    where: str = "libraries file",
 ) -> list[LibraryConfig]:
     """Check and resolve a parsed libraries file (folders relative to `base`)."""
     problems: list[str] = []
@@ -86,7 +92,7 @@ def parse_libraries(
         problems.append('no [[library]] tables (each needs at least name and articles = ["dir"])')
         tables = []
     libraries = [
-        lib for i, t in enumerate(tables, 1) if (lib := _one(t, i, base, settings, problems))
+        lib for i, t in enumerate(tables, 1) if (lib := _one(t, i, base, index, fetching, problems))
     ]
     problems += _clashes(libraries)
     if problems:
@@ -96,7 +102,12 @@ def parse_libraries(
 
 
 def _one(
-    table: dict[str, Any], number: int, base: Path, settings: Settings, problems: list[str]
+    table: dict[str, Any],
+    number: int,
+    base: Path,
+    index: IndexSettings,
+    fetching: FeedSettings,
+    problems: list[str],
 ) -> LibraryConfig | None:
     """One `[[library]]` table, or None after adding what is wrong with it to `problems`."""
     name = table.get("name")
@@ -143,16 +154,14 @@ def _one(
     if len(problems) > before:
         return None
     name = str(name)
-    own = settings.model_copy(
-        update={
-            "articles_dir": folders[0],
-            "collection": collection,
-            "feeds": list(feeds),
-            # fetched articles of one library must not be built into another's
-            "fetched_dir": settings.fetched_dir / name,
-        }
+    own_index = index.model_copy(update={"articles_dir": folders[0], "collection": collection})
+    own_fetching = fetching.model_copy(
+        # fetched articles of one library must not be built into another's
+        update={"feeds": list(feeds), "fetched_dir": fetching.fetched_dir / name}
     )
-    return LibraryConfig(name, own, tuple(folders), places["guilds"], places["channels"])
+    return LibraryConfig(
+        name, own_index, own_fetching, tuple(folders), places["guilds"], places["channels"]
+    )
 
 
 def _strings(value: object) -> bool:
@@ -164,7 +173,7 @@ def _clashes(libraries: Sequence[LibraryConfig]) -> list[str]:
     problems = []
     for what, values in (
         ("name", [lib.name for lib in libraries]),
-        ("collection", [lib.settings.collection for lib in libraries]),
+        ("collection", [lib.index.collection for lib in libraries]),
     ):
         for value, n in Counter(values).items():
             if n > 1:

@@ -1,12 +1,102 @@
-"""The one settings object, read from the environment and `.env`."""
+"""The one settings object, read from the environment and `.env`, and its sections.
+
+`Settings` alone reads the environment (flat names, as in `.env.example`); each component is
+given only its own frozen section of it: `settings.index`, `.fetching`, `.answering`,
+`.discord`. A section's fields have the names of the flat fields they copy.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Section(BaseModel):
+    """A frozen part of the settings, made by `Settings` alone (validated there)."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class IndexSettings(Section):
+    """Where the articles and the index are, and how they are cut and embedded: the build,
+    the index store and the embedding model."""
+
+    articles_dir: Path
+    max_article_chars: int
+    chroma_path: Path
+    chroma_host: str | None
+    chroma_port: int
+    collection: str
+    embedding_model: str
+    embedding_backend: Literal["onnx-int8", "onnx", "torch"]
+    model_cache: Path
+    embedding_device: Literal["auto", "cpu", "cuda"]
+    embedding_batch_size: int
+    chunk_tokens: int
+    chunk_overlap_tokens: int
+
+
+class FeedSettings(Section):
+    """What the fetcher fetches, where it keeps it, and how politely."""
+
+    feeds: list[str]
+    fetched_dir: Path
+    user_agent: str
+    fetch_timeout_seconds: float
+    fetch_max_bytes: int
+    fetch_per_host: int
+    fetch_delay_seconds: float
+    keep_days: int | None
+
+
+class AnsweringSettings(Section):
+    """How a question is answered: retrieval, the recency prior, the gate and the answerer."""
+
+    retrieval_k: int
+    max_chunks_per_article: int
+    retrieval_candidates: int
+    recency_weight: float
+    recency_days: float
+    relevance_threshold: float
+    llm_provider: str
+    llm_base_url: str | None
+    llm_model: str
+    llm_api_key: SecretStr
+    llm_timeout_seconds: float
+    llm_max_tokens: int
+
+
+class DiscordSettings(Section):
+    """The running bot: its token, where it answers and who may reindex, its shards, the rate
+    limit, the answer log, and its scheduled refresh."""
+
+    discord_token: SecretStr | None
+    discord_dev_guild: int | None
+    allowed_channels: list[int]
+    admin_guilds: list[int]
+    reindex_role: str | None
+    discord_shards: int | Literal["auto"] | None
+    discord_shard_ids: list[int]
+    rate_limit_per_minute: int
+    feedback_db: Path
+    feedback_key: SecretStr | None
+    refresh_minutes: float | None
+    announce_channel: int | None
+
+
+S = TypeVar("S", bound=Section)
+
+# Every flat field is in exactly one section, or one of these (read by the entry points).
+TOP_LEVEL = ("libraries_file", "log_level")
+SECTIONS: tuple[type[Section], ...] = (
+    IndexSettings,
+    FeedSettings,
+    AnsweringSettings,
+    DiscordSettings,
+)
 
 
 class Settings(BaseSettings):
@@ -91,6 +181,26 @@ class Settings(BaseSettings):
     feedback_key: SecretStr | None = Field(None, alias="FEEDBACK_KEY")
 
     log_level: str = Field("INFO", alias="LOG_LEVEL")
+
+    @property
+    def index(self) -> IndexSettings:
+        return self._section(IndexSettings)
+
+    @property
+    def fetching(self) -> FeedSettings:
+        return self._section(FeedSettings)
+
+    @property
+    def answering(self) -> AnsweringSettings:
+        return self._section(AnsweringSettings)
+
+    @property
+    def discord(self) -> DiscordSettings:
+        return self._section(DiscordSettings)
+
+    def _section(self, cls: type[S]) -> S:
+        """The section's fields copied from the flat ones (already validated here)."""
+        return cls.model_validate({name: getattr(self, name) for name in cls.model_fields})
 
     @field_validator("allowed_channels", "admin_guilds", "discord_shard_ids", mode="before")
     @classmethod

@@ -74,11 +74,25 @@ def sample_settings(tmp_path_factory: pytest.TempPathFactory, model_cache: Path)
     return make_settings(tmp, model_cache)
 
 
+def libraries_of(settings: Settings) -> list:
+    """The libraries these settings name, read as the entry points read them."""
+    from index.libraries import load_libraries
+
+    return load_libraries(settings.libraries_file, settings.index, settings.fetching)
+
+
+def shelf(settings: Settings, pipeline) -> list:
+    """`pipeline` as the one implicit library of these settings (no libraries file)."""
+    from index.libraries import implicit_library
+
+    return [(implicit_library(settings.index, settings.fetching), pipeline)]
+
+
 @pytest.fixture(scope="session")
 def sample_index(sample_settings: Settings, embedder) -> Settings:
     from index.build import build_index
 
-    build_index(sample_settings, embedder)
+    build_index(sample_settings.index, embedder)
     return sample_settings
 
 
@@ -87,7 +101,7 @@ def sample_pipeline(sample_index: Settings, embedder):
     """The real answering pipeline over the sample articles (extractive answerer)."""
     from bot.pipeline import build_pipeline
 
-    return build_pipeline(sample_index, embedder)
+    return build_pipeline(sample_index.index, sample_index.answering, embedder)
 
 
 @pytest.fixture

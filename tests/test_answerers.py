@@ -12,6 +12,7 @@ from bot.answerers.llm import ChatAnswerer
 from bot.pipeline import Pipeline
 from bot.retrieval import SearchIndex
 from index.errors import ConfigError
+from index.settings import Settings
 from index.store import open_index
 from tests.scripted_chat import ScriptedChat
 
@@ -19,7 +20,9 @@ TRADE_Q = "How much was trade between Russia and China last year?"
 
 
 def _context(**kw) -> AnswererContext:
-    return AnswererContext(embedder=None, idf=lambda t: 1.0, **kw)
+    """A context with these LLM_* settings (by their field names)."""
+    answering = Settings(_env_file=None, **kw).answering
+    return AnswererContext(embedder=None, idf=lambda t: 1.0, settings=answering)
 
 
 def test_extractive_is_made_by_name() -> None:
@@ -67,8 +70,8 @@ def scripted_pipeline(sample_index, embedder):
     def make(script) -> tuple[Pipeline, ScriptedChat]:
         chat = ScriptedChat(script=script)
         settings = sample_index.model_copy(update={"llm_provider": "openai"})
-        index = SearchIndex(open_index(settings))
-        return Pipeline(settings, embedder, index, chat_model=chat), chat
+        index = SearchIndex(open_index(settings.index))
+        return Pipeline(settings.answering, settings.index, embedder, index, chat_model=chat), chat
 
     return make
 

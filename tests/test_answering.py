@@ -93,8 +93,8 @@ def test_a_build_made_elsewhere_is_followed_without_a_restart(settings, sample_a
     from bot.pipeline import build_pipeline
     from index.build import build_index
 
-    build_index(settings, embedder)
-    pipeline = build_pipeline(settings, embedder)
+    build_index(settings.index, embedder)
+    pipeline = build_pipeline(settings.index, settings.answering, embedder)
     question = "Which bakery won the national sourdough prize?"
     assert pipeline.ask(question).refused
 
@@ -103,7 +103,7 @@ def test_a_build_made_elsewhere_is_followed_without_a_restart(settings, sample_a
         "The Millbrook Bakery won the national sourdough prize on Saturday, judges said.\n"
     )
     for _ in range(3):  # more builds than generations kept: the old one is gone
-        build_index(settings, embedder, full=True)
+        build_index(settings.index, embedder, full=True)
     pipeline.pointer_check_seconds = 0.0
     answer = pipeline.ask(question)
     assert not answer.refused

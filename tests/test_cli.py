@@ -176,7 +176,7 @@ def test_main_job_starts_on_the_live_index_when_its_build_fails(
 ):
     from index.build import build_index
 
-    built = build_index(main_job_env, embedder)
+    built = build_index(main_job_env.index, embedder)
     (sample_articles / "articles-sample.txt").unlink()  # ARTICLES_DIR is empty now
 
     result = CliRunner().invoke(cli, [], input="\n")

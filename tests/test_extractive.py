@@ -56,8 +56,8 @@ def solar_pipeline(settings, sample_articles, embedder):
     from bot.pipeline import build_pipeline
 
     (settings.articles_dir / "solar.txt").write_text(SOLAR)
-    build_index(settings, embedder)
-    return build_pipeline(settings, embedder)
+    build_index(settings.index, embedder)
+    return build_pipeline(settings.index, settings.answering, embedder)
 
 
 def test_the_claim_itself_holds_the_number_asked_for(solar_pipeline) -> None:

@@ -40,7 +40,9 @@ def settings(tmp_path) -> Settings:
 
 
 def _fetch(settings, site, *feeds, urls=(), **kw):
-    return fetch_sources(settings, [site.url(f) for f in feeds], [site.url(u) for u in urls], **kw)
+    return fetch_sources(
+        settings.fetching, [site.url(f) for f in feeds], [site.url(u) for u in urls], **kw
+    )
 
 
 def _articles(settings):
@@ -197,7 +199,7 @@ def test_refused_connection_is_one_failure_and_report_is_json(settings, site):
     closed = NewsSite()
     port = closed.server_address[1]
     closed.server_close()
-    report = fetch_sources(settings, [], [f"http://127.0.0.1:{port}/news.html"])
+    report = fetch_sources(settings.fetching, [], [f"http://127.0.0.1:{port}/news.html"])
     assert report.sources[0].failures[0]["reason"] == "connection refused"
     assert json.loads(json.dumps(report.as_dict()))["totals"]["failed"] == 1
 

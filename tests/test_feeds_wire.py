@@ -60,8 +60,8 @@ def wire_pipeline(settings, embedder):
     )
     path = settings.articles_dir / "wire.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    build_index(settings, embedder)
-    return build_pipeline(settings, embedder)
+    build_index(settings.index, embedder)
+    return build_pipeline(settings.index, settings.answering, embedder)
 
 
 def test_wire_copies_fill_one_passage_slot(wire_pipeline):

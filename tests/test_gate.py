@@ -119,8 +119,8 @@ def audit_pipeline(settings, embedder):
     from bot.pipeline import build_pipeline
 
     (settings.articles_dir / "audit.txt").write_text(AUDIT)
-    build_index(settings, embedder)
-    return build_pipeline(settings, embedder)
+    build_index(settings.index, embedder)
+    return build_pipeline(settings.index, settings.answering, embedder)
 
 
 def test_a_near_miss_number_is_refused(audit_pipeline) -> None:

@@ -78,23 +78,23 @@ def ctrl_c_midway(done: int, total: int) -> None:
 def expected_chunks(settings: Settings, embedder) -> dict:
     """The chunks the article folder should produce, by id, chunked independently of a build."""
     articles = load_articles([settings.articles_dir]).articles
-    return {c.id: c for c in chunk_all(articles, embedder, settings)}
+    return {c.id: c for c in chunk_all(articles, embedder, settings.index)}
 
 
 def stored(settings: Settings) -> dict:
     """Every passage of the live index, by id."""
-    return {p.id: p for p in open_index(settings).passages()}
+    return {p.id: p for p in open_index(settings.index).passages()}
 
 
 def answers(settings: Settings, embedder, question: str = TRADE_QUESTION) -> list[str]:
     """The ids of the passages the live index returns first for a question."""
-    reader = open_index(settings)
+    reader = open_index(settings.index)
     return [p.id for p, _ in reader.dense_search(embedder.embed([question])[0], 3)]
 
 
 def snapshot(settings: Settings, embedder) -> tuple:
     """What a reader sees: the live generation, its passages and its answer to a question."""
-    reader = open_index(settings)
+    reader = open_index(settings.index)
     return reader.generation, sorted(stored(settings)), answers(settings, embedder)
 
 
@@ -125,7 +125,7 @@ def small_chunks(tmp_path: Path, model_cache: Path) -> Settings:
 def test_first_build_embeds_every_chunk(settings, sample_articles, embedder) -> None:
     spy = Spy(embedder)
 
-    report = build_index(settings, spy)
+    report = build_index(settings.index, spy)
 
     chunks = expected_chunks(settings, embedder)
     assert (report.articles, report.chunks, report.embedded) == (2, len(chunks), len(chunks))
@@ -136,7 +136,7 @@ def test_first_build_embeds_every_chunk(settings, sample_articles, embedder) -> 
 
 
 def test_stored_passages_are_verbatim_article_text(settings, sample_articles, embedder) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     articles = {a.id: a for a in load_articles([settings.articles_dir]).articles}
 
     for passage in stored(settings).values():
@@ -145,7 +145,7 @@ def test_stored_passages_are_verbatim_article_text(settings, sample_articles, em
 
 
 def test_stored_passages_carry_flat_provenance(settings, sample_articles, embedder) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
 
     for passage in stored(settings).values():
         assert set(passage.metadata) == {
@@ -166,7 +166,7 @@ def test_stored_passages_carry_flat_provenance(settings, sample_articles, embedd
 
 
 def test_dense_search_finds_the_passage_that_answers(settings, sample_articles, embedder) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
 
     top = [stored(settings)[i].text for i in answers(settings, embedder)]
 
@@ -176,8 +176,8 @@ def test_dense_search_finds_the_passage_that_answers(settings, sample_articles, 
 
 
 def test_nearest_ids_rank_as_dense_search_does(settings, sample_articles, embedder) -> None:
-    build_index(settings, embedder)
-    reader = open_index(settings)
+    build_index(settings.index, embedder)
+    reader = open_index(settings.index)
     vector = embedder.embed(["How much was trade between Russia and China last year?"])[0]
 
     full = [(p.id, score) for p, score in reader.dense_search(vector, 5)]
@@ -189,10 +189,10 @@ def test_nearest_ids_rank_as_dense_search_does(settings, sample_articles, embedd
 
 
 def test_second_build_embeds_nothing(settings, sample_articles, embedder) -> None:
-    first = build_index(settings, embedder)
+    first = build_index(settings.index, embedder)
     spy = Spy(embedder)
 
-    report = build_index(settings, spy)
+    report = build_index(settings.index, spy)
 
     assert spy.texts == []
     assert (report.embedded, report.unchanged, report.removed) == (0, first.chunks, 0)
@@ -201,22 +201,22 @@ def test_second_build_embeds_nothing(settings, sample_articles, embedder) -> Non
 
 
 def test_second_build_does_not_chunk_again(settings, sample_articles, embedder) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     spy = Spy(embedder)
 
-    build_index(settings, spy)
+    build_index(settings.index, spy)
 
     assert spy.measured == []
 
 
 def test_edit_chunks_only_the_edited_article_again(settings, sample_articles, embedder) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     path = sample_articles / "articles-sample.txt"
     path.write_text(path.read_text().replace("peace plan in 2023", "peace plan in February 2023"))
     first, second = load_articles([sample_articles]).articles
     spy = Spy(embedder)
 
-    build_index(settings, spy)
+    build_index(settings.index, spy)
 
     assert spy.measured
     assert all(t in second.text or t == second.title for t in spy.measured)
@@ -226,7 +226,7 @@ def test_edit_chunks_only_the_edited_article_again(settings, sample_articles, em
 def test_edited_article_reembeds_only_its_changed_chunks(
     settings, sample_articles, embedder
 ) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     before = expected_chunks(settings, embedder)
     path = sample_articles / "articles-sample.txt"
     path.write_text(path.read_text().replace("peace plan in 2023", "peace plan in February 2023"))
@@ -234,7 +234,7 @@ def test_edited_article_reembeds_only_its_changed_chunks(
     new = [after[i] for i in after.keys() - before.keys()]
     spy = Spy(embedder)
 
-    report = build_index(settings, spy)
+    report = build_index(settings.index, spy)
 
     assert 1 <= len(new) < len(after)
     assert {c.article_id for c in new} == {load_articles([sample_articles]).articles[1].id}
@@ -246,13 +246,13 @@ def test_edited_article_reembeds_only_its_changed_chunks(
 
 
 def test_deleted_article_is_pruned(settings, sample_articles, embedder) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     path = sample_articles / "articles-sample.txt"
     gone = load_articles([sample_articles]).articles[1]
     path.write_text(path.read_text().split("+++++")[0])
     spy = Spy(embedder)
 
-    report = build_index(settings, spy)
+    report = build_index(settings.index, spy)
 
     assert spy.texts == []
     assert report.removed >= 1
@@ -263,21 +263,21 @@ def test_deleted_article_is_pruned(settings, sample_articles, embedder) -> None:
 
 def test_deleted_file_is_pruned(settings, sample_articles, embedder) -> None:
     shutil.copy(FORMATS / "library.html", sample_articles)
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     (sample_articles / "library.html").unlink()
 
-    report = build_index(settings, embedder)
+    report = build_index(settings.index, embedder)
 
     assert report.removed >= 1
     assert {p.metadata["source"] for p in stored(settings).values()} == {"articles-sample.txt"}
 
 
 def test_new_file_embeds_only_its_own_chunks(settings, sample_articles, embedder) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     shutil.copy(FORMATS / "wire.jsonl", sample_articles)
     spy = Spy(embedder)
 
-    report = build_index(settings, spy)
+    report = build_index(settings.index, spy)
 
     wire = [c for c in expected_chunks(settings, embedder).values() if c.source == "wire.jsonl"]
     assert sorted(spy.texts) == sorted(c.embed_text for c in wire)
@@ -288,12 +288,12 @@ def test_changed_date_updates_the_index_without_embedding(
     settings, sample_articles, embedder
 ) -> None:
     shutil.copy(FORMATS / "wire.jsonl", sample_articles)
-    first = build_index(settings, embedder)
+    first = build_index(settings.index, embedder)
     wire = sample_articles / "wire.jsonl"
     wire.write_text(wire.read_text().replace('"2024-09-02"', '"2024-09-03"'))
     spy = Spy(embedder)
 
-    report = build_index(settings, spy)
+    report = build_index(settings.index, spy)
 
     assert spy.texts == []
     assert (report.embedded, report.unchanged, report.removed) == (0, first.chunks, 0)
@@ -304,7 +304,7 @@ def test_changed_date_updates_the_index_without_embedding(
 
 
 def test_moved_text_updates_its_offsets(settings, sample_articles, embedder) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     before = expected_chunks(settings, embedder)
     article = load_articles([sample_articles]).articles[1]
     chunks = sorted(
@@ -319,7 +319,7 @@ def test_moved_text_updates_its_offsets(settings, sample_articles, embedder) -> 
     path.write_text(path.read_text().replace(around, around.replace("\n\n", "\n")))
     spy = Spy(embedder)
 
-    build_index(settings, spy)
+    build_index(settings.index, spy)
 
     assert spy.texts == []
     assert sorted(stored(settings)) == sorted(before)
@@ -330,10 +330,10 @@ def test_moved_text_updates_its_offsets(settings, sample_articles, embedder) -> 
 
 
 def test_full_rebuild_embeds_everything_again(settings, sample_articles, embedder) -> None:
-    first = build_index(settings, embedder)
+    first = build_index(settings.index, embedder)
     spy = Spy(embedder)
 
-    report = build_index(settings, spy, full=True)
+    report = build_index(settings.index, spy, full=True)
 
     assert report.embedded == len(spy.texts) == first.chunks
     assert report.switched
@@ -341,7 +341,7 @@ def test_full_rebuild_embeds_everything_again(settings, sample_articles, embedde
 
 
 def test_sources_argument_overrides_the_articles_folder(settings, embedder) -> None:
-    report = build_index(settings, embedder, sources=[FORMATS])
+    report = build_index(settings.index, embedder, sources=[FORMATS])
 
     assert report.articles == 6
     assert {p.metadata["source"] for p in stored(settings).values()} == {
@@ -367,10 +367,10 @@ def trade_roots(tmp_path: Path) -> list[Path]:
 def test_same_file_under_two_roots_is_indexed_twice_and_stats_agree(
     settings, embedder, tmp_path
 ) -> None:
-    report = build_index(settings, embedder, sources=trade_roots(tmp_path))
+    report = build_index(settings.index, embedder, sources=trade_roots(tmp_path))
 
     assert report.articles == 2
-    assert index_stats(settings)["articles"] == 2
+    assert index_stats(settings.index)["articles"] == 2
     assert sorted(p.metadata["source"] for p in stored(settings).values()) == [
         "news/trade.txt",
         "wire/trade.txt",
@@ -379,11 +379,11 @@ def test_same_file_under_two_roots_is_indexed_twice_and_stats_agree(
 
 def test_edit_of_one_of_two_same_named_files_is_indexed(settings, embedder, tmp_path) -> None:
     roots = trade_roots(tmp_path)
-    build_index(settings, embedder, sources=roots)
+    build_index(settings.index, embedder, sources=roots)
     edited = roots[0] / "trade.txt"
     edited.write_text(edited.read_text().replace("$200 billion", "$300 billion"))
 
-    report = build_index(settings, embedder, sources=roots)
+    report = build_index(settings.index, embedder, sources=roots)
 
     assert report.switched
     assert sorted(p.text for p in stored(settings).values()) == [
@@ -396,7 +396,7 @@ def test_copies_of_an_article_are_indexed_once(settings, sample_articles, embedd
     for name in ("copy-1.txt", "copy-2.txt", "copy-3.txt"):
         shutil.copy(sample_articles / "articles-sample.txt", sample_articles / name)
 
-    report = build_index(settings, embedder)
+    report = build_index(settings.index, embedder)
 
     assert report.articles == 2
     assert {p.metadata["source"] for p in stored(settings).values()} == {"articles-sample.txt"}
@@ -412,7 +412,7 @@ def test_article_longer_than_max_article_chars_is_skipped_and_reported(
     settings = make_settings(tmp_path, model_cache, MAX_ARTICLE_CHARS=20_000)
     (sample_articles / "long.txt").write_text("Long Story\n\n" + "The ferry sailed. " * 2000)
 
-    report = build_index(settings, embedder)
+    report = build_index(settings.index, embedder)
 
     assert report.articles == 2
     assert [s["file"] for s in report.skipped_files] == ["long.txt"]
@@ -443,12 +443,12 @@ BAD_FILES = {
 def test_bad_file_is_reported_and_the_build_goes_on(
     settings, sample_articles, embedder, kind: str
 ) -> None:
-    first = build_index(settings, embedder)
+    first = build_index(settings.index, embedder)
     name, content, reason = BAD_FILES[kind]
     (sample_articles / name).write_bytes(content)
     shutil.copy(FORMATS / "library.html", sample_articles)
 
-    report = build_index(settings, embedder)
+    report = build_index(settings.index, embedder)
 
     assert len(report.skipped_files) == 1
     assert report.skipped_files[0]["file"].startswith(name)
@@ -463,12 +463,12 @@ def test_bad_file_is_reported_and_the_build_goes_on(
 def test_indexed_file_that_turns_bad_keeps_its_articles(
     settings, sample_articles, embedder, kind: str
 ) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     before = snapshot(settings, embedder)
     (sample_articles / "articles-sample.txt").write_bytes(BAD_FILES[kind][1])
     shutil.copy(FORMATS / "library.html", sample_articles)
 
-    report = build_index(settings, embedder)
+    report = build_index(settings.index, embedder)
 
     assert report.skipped_files[0]["file"] == "articles-sample.txt"
     assert report.removed == 0
@@ -479,12 +479,12 @@ def test_indexed_file_that_turns_bad_keeps_its_articles(
 
 def test_bad_json_line_keeps_the_article_it_held(settings, embedder) -> None:
     shutil.copy(FORMATS / "wire.jsonl", settings.articles_dir)
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     wire = settings.articles_dir / "wire.jsonl"
     lines = wire.read_text().splitlines()
     wire.write_text("\n".join([lines[0], lines[1][:40], lines[2]]) + "\n")
 
-    report = build_index(settings, embedder)
+    report = build_index(settings.index, embedder)
 
     assert report.skipped_files[0]["file"] == "wire.jsonl:2"
     assert report.removed == 0
@@ -494,13 +494,13 @@ def test_bad_json_line_keeps_the_article_it_held(settings, embedder) -> None:
 def test_folder_of_only_bad_files_leaves_the_index_as_it_was(
     settings, sample_articles, embedder
 ) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     before = snapshot(settings, embedder)
     (sample_articles / "articles-sample.txt").unlink()
     (sample_articles / "scan.txt").write_bytes(BAD_FILES["binary"][1])
 
     with pytest.raises(CitebotError, match="no articles found"):
-        build_index(settings, embedder)
+        build_index(settings.index, embedder)
 
     assert snapshot(settings, embedder) == before
 
@@ -511,7 +511,7 @@ def test_folder_of_only_bad_files_leaves_the_index_as_it_was(
 def test_embedder_crash_mid_build_leaves_the_old_index_answering(
     settings, sample_articles, embedder
 ) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     before = snapshot(settings, embedder)
     for name in ("library.html", "wire.jsonl"):
         shutil.copy(FORMATS / name, sample_articles)
@@ -519,20 +519,20 @@ def test_embedder_crash_mid_build_leaves_the_old_index_answering(
     path.write_text(path.read_text().replace("$200 billion", "$240 billion"))
 
     with pytest.raises(RuntimeError, match="embedding worker crashed"):
-        build_index(settings, Crashing(embedder, on_call=1))
+        build_index(settings.index, Crashing(embedder, on_call=1))
 
     assert snapshot(settings, embedder) == before
     # the half-written generation exists, but no reader is pointed at it
-    assert len(IndexStore.open(settings).generations()) == 2
+    assert len(IndexStore.open(settings.index).generations()) == 2
 
 
 def test_keyboard_interrupt_leaves_the_old_index_answering(small_chunks, embedder) -> None:
-    build_index(small_chunks, embedder)
+    build_index(small_chunks.index, embedder)
     before = snapshot(small_chunks, embedder)
     write_wire(small_chunks.articles_dir, 8)
 
     with pytest.raises(KeyboardInterrupt):
-        build_index(small_chunks, embedder, progress=ctrl_c_midway)
+        build_index(small_chunks.index, embedder, progress=ctrl_c_midway)
 
     assert snapshot(small_chunks, embedder) == before
 
@@ -540,7 +540,7 @@ def test_keyboard_interrupt_leaves_the_old_index_answering(small_chunks, embedde
 def test_next_build_after_an_interrupt_completes_and_reuses_its_work(
     small_chunks, embedder
 ) -> None:
-    build_index(small_chunks, embedder)
+    build_index(small_chunks.index, embedder)
     write_wire(small_chunks.articles_dir, 8)
     seen: list[tuple[int, int]] = []
 
@@ -549,10 +549,10 @@ def test_next_build_after_an_interrupt_completes_and_reuses_its_work(
         ctrl_c_midway(done, total)
 
     with pytest.raises(KeyboardInterrupt):
-        build_index(small_chunks, embedder, progress=ctrl_c)
+        build_index(small_chunks.index, embedder, progress=ctrl_c)
     spy = Spy(embedder)
 
-    report = build_index(small_chunks, spy)
+    report = build_index(small_chunks.index, spy)
 
     done, total = seen[-1]
     assert report.switched
@@ -561,7 +561,7 @@ def test_next_build_after_an_interrupt_completes_and_reuses_its_work(
 
 
 def test_build_interrupted_before_the_switch_loses_no_work(small_chunks, embedder) -> None:
-    build_index(small_chunks, embedder)
+    build_index(small_chunks.index, embedder)
     before = snapshot(small_chunks, embedder)
     write_wire(small_chunks.articles_dir, 2)
 
@@ -570,11 +570,11 @@ def test_build_interrupted_before_the_switch_loses_no_work(small_chunks, embedde
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_index(small_chunks, embedder, progress=ctrl_c_at_the_end)
+        build_index(small_chunks.index, embedder, progress=ctrl_c_at_the_end)
     assert snapshot(small_chunks, embedder) == before
     spy = Spy(embedder)
 
-    report = build_index(small_chunks, spy)
+    report = build_index(small_chunks.index, spy)
 
     assert spy.texts == []
     assert report.switched
@@ -582,22 +582,22 @@ def test_build_interrupted_before_the_switch_loses_no_work(small_chunks, embedde
 
 
 def test_completed_build_drops_the_interrupted_generation(small_chunks, embedder) -> None:
-    build_index(small_chunks, embedder)
+    build_index(small_chunks.index, embedder)
     write_wire(small_chunks.articles_dir, 8)
 
     with pytest.raises(KeyboardInterrupt):
-        build_index(small_chunks, embedder, progress=ctrl_c_midway)
-    store = IndexStore.open(small_chunks)
+        build_index(small_chunks.index, embedder, progress=ctrl_c_midway)
+    store = IndexStore.open(small_chunks.index)
     assert len(store.generations()) == 2
 
-    build_index(small_chunks, embedder)
+    build_index(small_chunks.index, embedder)
 
     pointer = store.pointer()
     assert store.generations() == sorted([pointer["previous"], pointer["active"]])
 
 
 def test_killed_build_process_leaves_the_old_index_answering(small_chunks, embedder) -> None:
-    build_index(small_chunks, embedder)
+    build_index(small_chunks.index, embedder)
     before = snapshot(small_chunks, embedder)
     write_wire(small_chunks.articles_dir, 8)
     script = (
@@ -610,7 +610,7 @@ def test_killed_build_process_leaves_the_old_index_answering(small_chunks, embed
         "def kill(done, total):\n"
         "    if 0 < done < total:\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        "build_index(s, e, progress=kill)\n"
+        "build_index(s.index, e, progress=kill)\n"
     )
     env = {
         **os.environ,
@@ -625,13 +625,13 @@ def test_killed_build_process_leaves_the_old_index_answering(small_chunks, embed
 
     assert proc.returncode == -signal.SIGKILL
     assert snapshot(small_chunks, embedder) == before
-    report = build_index(small_chunks, embedder)
+    report = build_index(small_chunks.index, embedder)
     assert report.switched
     assert sorted(stored(small_chunks)) == sorted(expected_chunks(small_chunks, embedder))
 
 
 def test_live_index_answers_during_a_build(small_chunks, embedder) -> None:
-    build_index(small_chunks, embedder)
+    build_index(small_chunks.index, embedder)
     before = snapshot(small_chunks, embedder)
     write_wire(small_chunks.articles_dir, 8)
     during: list[tuple] = []
@@ -640,7 +640,7 @@ def test_live_index_answers_during_a_build(small_chunks, embedder) -> None:
         if 0 < done < total:
             during.append(snapshot(small_chunks, embedder))
 
-    build_index(small_chunks, embedder, progress=look)
+    build_index(small_chunks.index, embedder, progress=look)
 
     assert during and all(seen == before for seen in during)
     assert snapshot(small_chunks, embedder)[0] != before[0]
@@ -652,10 +652,10 @@ def test_second_build_while_one_runs_is_refused(settings, sample_articles, embed
     def start_another(done: int, total: int) -> None:
         if done == 0:
             with pytest.raises(CitebotError) as exc:
-                build_index(settings, embedder)
+                build_index(settings.index, embedder)
             errors.append(str(exc.value))
 
-    build_index(settings, embedder, progress=start_another)
+    build_index(settings.index, embedder, progress=start_another)
 
     assert len(errors) == 1
     assert errors[0].startswith(f"another build of {settings.collection!r} is running (")
@@ -700,13 +700,13 @@ def fill_the_disk_midway(monkeypatch, kind: str, deletes_fail: bool = False) -> 
 def test_full_disk_mid_build_is_one_clear_error_and_the_live_index_stays(
     small_chunks, embedder, monkeypatch, kind: str
 ) -> None:
-    build_index(small_chunks, embedder)
+    build_index(small_chunks.index, embedder)
     before = snapshot(small_chunks, embedder)
     write_wire(small_chunks.articles_dir, 8)
     fill_the_disk_midway(monkeypatch, kind)
 
     with pytest.raises(StoreWriteError) as failed:
-        build_index(small_chunks, embedder)
+        build_index(small_chunks.index, embedder)
 
     message = str(failed.value)
     assert "\n" not in message
@@ -715,22 +715,22 @@ def test_full_disk_mid_build_is_one_clear_error_and_the_live_index_stays(
     monkeypatch.undo()
     assert snapshot(small_chunks, embedder) == before
     # the half-written generation is gone; only the live one is left
-    assert IndexStore.open(small_chunks).generations() == [before[0]]
+    assert IndexStore.open(small_chunks.index).generations() == [before[0]]
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
 def test_generation_left_unreadable_by_a_full_disk_is_dropped_by_the_next_build(
     small_chunks, embedder, monkeypatch, full: bool
 ) -> None:
-    build_index(small_chunks, embedder)
+    build_index(small_chunks.index, embedder)
     before = snapshot(small_chunks, embedder)
     wire = small_chunks.articles_dir / "wire.jsonl"
     write_wire(small_chunks.articles_dir, 8)
     fill_the_disk_midway(monkeypatch, "sqlite", deletes_fail=True)
     with pytest.raises(StoreWriteError):
-        build_index(small_chunks, embedder)
+        build_index(small_chunks.index, embedder)
     monkeypatch.undo()
-    store = IndexStore.open(small_chunks)
+    store = IndexStore.open(small_chunks.index)
     (broken,) = set(store.generations()) - {before[0]}
     get = Collection.get
 
@@ -745,7 +745,7 @@ def test_generation_left_unreadable_by_a_full_disk_is_dropped_by_the_next_build(
     monkeypatch.setattr(Collection, "get", unreadable)
     wire.unlink()  # nothing left to do
 
-    report = build_index(small_chunks, embedder, full=full)
+    report = build_index(small_chunks.index, embedder, full=full)
 
     assert report.switched is full
     assert broken not in store.generations()
@@ -758,7 +758,7 @@ def test_generation_left_unreadable_by_a_full_disk_is_dropped_by_the_next_build(
 
 def lease_from_another_host(settings: Settings, seconds: float) -> BuildLease:
     """A build lease as a builder on another machine holds it (or held it, when `seconds` < 0)."""
-    lease = acquire_lease(make_client(settings), settings.collection, seconds)
+    lease = acquire_lease(make_client(settings.index), settings.collection, seconds)
     lease.collection.modify(
         metadata={**lease.meta, "host": "builder-2", "machine": "builder-2/0", "pid": 4242}
     )
@@ -768,14 +768,14 @@ def lease_from_another_host(settings: Settings, seconds: float) -> BuildLease:
 def test_build_while_another_host_holds_the_lease_fails_fast(
     settings, sample_articles, embedder
 ) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     before = snapshot(settings, embedder)
     shutil.copy(FORMATS / "library.html", sample_articles)
     lease_from_another_host(settings, seconds=60)
     spy = Spy(embedder)
 
     with pytest.raises(BuildConflictError, match="another build of 'articles' is running") as e:
-        build_index(settings, spy)
+        build_index(settings.index, spy)
 
     assert "builder-2 pid 4242" in str(e.value)
     assert spy.texts == [] and spy.measured == []
@@ -785,11 +785,11 @@ def test_build_while_another_host_holds_the_lease_fails_fast(
 def test_expired_lease_of_a_crashed_builder_is_taken_over(
     settings, sample_articles, embedder
 ) -> None:
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     stale = lease_from_another_host(settings, seconds=-1)
     shutil.copy(FORMATS / "library.html", sample_articles)
 
-    report = build_index(settings, embedder)
+    report = build_index(settings.index, embedder)
 
     assert report.switched and report.embedded >= 1
     with pytest.raises(BuildConflictError, match="lost its lease"):
@@ -797,21 +797,21 @@ def test_expired_lease_of_a_crashed_builder_is_taken_over(
 
 
 def test_builder_that_stalled_past_its_lease_does_not_switch(small_chunks, embedder) -> None:
-    build_index(small_chunks, embedder)
+    build_index(small_chunks.index, embedder)
     write_wire(small_chunks.articles_dir, 8)
     other: list = []
 
     def stall_then_let_another_build_run(done: int, total: int) -> None:
         if 0 < done < total and not other:
             time.sleep(0.6)  # the lease of 0.5 s runs out
-            other.append(build_index(small_chunks, embedder))
+            other.append(build_index(small_chunks.index, embedder))
 
     with pytest.raises(BuildConflictError, match="lost its lease"):
         build_index(
             small_chunks, embedder, progress=stall_then_let_another_build_run, lease_seconds=0.5
         )
 
-    store = IndexStore.open(small_chunks)
+    store = IndexStore.open(small_chunks.index)
     pointer = store.pointer()
     assert other[0].switched and pointer["active"] == other[0].collection
     assert pointer["active"] in store.generations()

@@ -28,14 +28,14 @@ def test_hnsw_top10_matches_brute_force(settings, sample_articles, embedder) -> 
     texts = word_windows(load_articles([sample_articles]).articles, DOCS + QUERIES)
     vectors = embedder.embed(texts)
     docs, queries = vectors[:DOCS], vectors[DOCS:]
-    client = make_client(settings)
+    client = make_client(settings.index)
     gen = f"{settings.collection}__g1"
     col = create_generation(client, gen, {"model": embedder.name})
     ids = [str(i) for i in range(DOCS)]
     for i in range(0, DOCS, 1000):
         col.upsert(ids=ids[i : i + 1000], embeddings=docs[i : i + 1000])
     write_pointer(client, settings.collection, {"active": gen})
-    reader = open_index(settings)
+    reader = open_index(settings.index)
 
     exact = np.argsort(-(queries @ docs.T), axis=1)[:, :K]
     found = [{int(p.id) for p, _ in reader.dense_search(q, K)} for q in queries]

@@ -77,9 +77,9 @@ def server_settings(tmp_path: Path, model_cache: Path, chroma_server, sample_art
 
 
 def test_build_on_the_server_answers_from_the_server(server_settings, embedder) -> None:
-    report = build_index(server_settings, embedder)
+    report = build_index(server_settings.index, embedder)
 
-    reader = open_index(server_settings)
+    reader = open_index(server_settings.index)
     top = reader.dense_search(embedder.embed([QUESTION])[0], 3)
     assert report.switched and report.embedded == report.chunks
     assert reader.count() == report.chunks
@@ -91,8 +91,8 @@ def test_build_on_the_server_answers_from_the_server(server_settings, embedder) 
 def test_the_bot_pipeline_answers_from_the_server(server_settings, embedder) -> None:
     from bot.pipeline import build_pipeline
 
-    build_index(server_settings, embedder)
-    pipeline = build_pipeline(server_settings, embedder)
+    build_index(server_settings.index, embedder)
+    pipeline = build_pipeline(server_settings.index, server_settings.answering, embedder)
 
     answer = pipeline.ask("How much was trade between Russia and China last year?")
     assert any("$240 billion" in c.quote for c in answer.citations)
@@ -100,38 +100,38 @@ def test_the_bot_pipeline_answers_from_the_server(server_settings, embedder) -> 
 
 
 def test_server_keeps_the_index_for_a_new_client(server_settings, embedder) -> None:
-    report = build_index(server_settings, embedder)
+    report = build_index(server_settings.index, embedder)
 
-    names = {c.name for c in make_client(server_settings).list_collections()}
+    names = {c.name for c in make_client(server_settings.index).list_collections()}
 
     assert report.collection in names
     assert f"{server_settings.collection}__pointer" in names
 
 
 def test_second_build_on_the_server_embeds_nothing(server_settings, embedder) -> None:
-    first = build_index(server_settings, embedder)
+    first = build_index(server_settings.index, embedder)
 
-    report = build_index(server_settings, embedder)
+    report = build_index(server_settings.index, embedder)
 
     assert (report.embedded, report.unchanged, report.removed) == (0, first.chunks, 0)
     assert not report.switched
 
 
 def test_deleted_article_is_pruned_on_the_server(server_settings, embedder) -> None:
-    build_index(server_settings, embedder)
+    build_index(server_settings.index, embedder)
     path = server_settings.articles_dir / "articles-sample.txt"
     path.write_text(path.read_text().split("+++++")[0])
 
-    report = build_index(server_settings, embedder)
+    report = build_index(server_settings.index, embedder)
 
-    titles = {p.metadata["title"] for p in open_index(server_settings).passages()}
+    titles = {p.metadata["title"] for p in open_index(server_settings.index).passages()}
     assert report.removed >= 1 and report.embedded == 0
     assert titles == {"Vladimir Putin Celebrates Record Trade Between Russia and China"}
 
 
 def test_interrupted_build_on_the_server_leaves_the_old_index(server_settings, embedder) -> None:
-    build_index(server_settings, embedder)
-    reader = open_index(server_settings)
+    build_index(server_settings.index, embedder)
+    reader = open_index(server_settings.index)
     before = reader.generation, sorted(p.id for p in reader.passages())
     path = server_settings.articles_dir / "articles-sample.txt"
     path.write_text(path.read_text().replace("$200 billion", "$240 billion"))
@@ -140,17 +140,17 @@ def test_interrupted_build_on_the_server_leaves_the_old_index(server_settings, e
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_index(server_settings, embedder, progress=ctrl_c)
+        build_index(server_settings.index, embedder, progress=ctrl_c)
 
-    reader = open_index(server_settings)
+    reader = open_index(server_settings.index)
     assert (reader.generation, sorted(p.id for p in reader.passages())) == before
-    assert build_index(server_settings, embedder).switched
+    assert build_index(server_settings.index, embedder).switched
 
 
 def test_stats_describe_the_server_index(server_settings, embedder) -> None:
-    report = build_index(server_settings, embedder)
+    report = build_index(server_settings.index, embedder)
 
-    stats = index_stats(server_settings)
+    stats = index_stats(server_settings.index)
 
     host, port = server_settings.chroma_host, server_settings.chroma_port
     assert stats["where"] == f"chroma server http://{host}:{port}"
@@ -162,7 +162,7 @@ def test_stats_describe_the_server_index(server_settings, embedder) -> None:
 
 def lease_from_another_host(settings, seconds: float):
     """The build lease as a builder on another machine holds it (held, if `seconds` < 0)."""
-    lease = acquire_lease(make_client(settings), settings.collection, seconds)
+    lease = acquire_lease(make_client(settings.index), settings.collection, seconds)
     lease.collection.modify(
         metadata={**lease.meta, "host": "builder-2", "machine": "builder-2/0", "pid": 4242}
     )
@@ -175,7 +175,7 @@ def test_builds_racing_for_the_server_lease_get_it_once(server_settings) -> None
     won, refused = [], []
 
     def race() -> None:
-        client = make_client(server_settings)
+        client = make_client(server_settings.index)
         start.wait()
         try:
             won.append(acquire_lease(client, server_settings.collection))
@@ -195,28 +195,28 @@ def test_builds_racing_for_the_server_lease_get_it_once(server_settings) -> None
 def test_build_while_another_host_builds_on_the_server_fails_fast(
     server_settings, embedder
 ) -> None:
-    first = build_index(server_settings, embedder)
+    first = build_index(server_settings.index, embedder)
     lease_from_another_host(server_settings, seconds=60)
 
     with pytest.raises(BuildConflictError, match=r"is running \(builder-2 pid 4242"):
-        build_index(server_settings, embedder, full=True)
+        build_index(server_settings.index, embedder, full=True)
 
-    assert open_index(server_settings).generation == first.collection
+    assert open_index(server_settings.index).generation == first.collection
 
 
 def test_expired_server_lease_is_taken_over(server_settings, embedder) -> None:
     lease_from_another_host(server_settings, seconds=-1)
 
-    report = build_index(server_settings, embedder)
+    report = build_index(server_settings.index, embedder)
 
-    assert report.switched and open_index(server_settings).generation == report.collection
+    assert report.switched and open_index(server_settings.index).generation == report.collection
 
 
 def test_stalled_build_on_the_server_does_not_switch_to_a_deleted_generation(
     server_settings, embedder
 ) -> None:
     """Host A stalls past its lease; host B builds, switches and prunes A's generation."""
-    build_index(server_settings, embedder)
+    build_index(server_settings.index, embedder)
     path = server_settings.articles_dir / "articles-sample.txt"
     path.write_text(path.read_text().replace("$200 billion", "$240 billion"))
     other: list = []
@@ -224,13 +224,13 @@ def test_stalled_build_on_the_server_does_not_switch_to_a_deleted_generation(
     def stall(done: int, total: int) -> None:
         if not other:
             time.sleep(0.6)
-            other.append(build_index(server_settings, embedder))
+            other.append(build_index(server_settings.index, embedder))
 
     with pytest.raises(BuildConflictError, match="lost its lease"):
-        build_index(server_settings, embedder, progress=stall, lease_seconds=0.5)
+        build_index(server_settings.index, embedder, progress=stall, lease_seconds=0.5)
 
-    store = IndexStore.open(server_settings)
+    store = IndexStore.open(server_settings.index)
     active = store.pointer()["active"]
     assert other[0].switched and active == other[0].collection
     assert active in store.generations()
-    assert open_index(server_settings).count() == other[0].chunks
+    assert open_index(server_settings.index).count() == other[0].chunks

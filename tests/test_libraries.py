@@ -13,9 +13,9 @@ from bot.conversation import MemoryLog
 from bot.libraries import Libraries
 from index.cli import main as citebot_index
 from index.errors import ConfigError
-from index.libraries import choose_library, load_libraries
+from index.libraries import choose_library
 from index.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import libraries_of, make_settings
 
 LIBRARIES_DATA = Path(__file__).resolve().parent / "data" / "libraries"
 FERRY = "How large is the ferry budget that the Lakeside harbor council approved?"
@@ -51,18 +51,19 @@ def settings_with(tmp_path: Path, model_cache: Path, toml: str) -> Settings:
 
 
 def test_without_a_file_there_is_one_library_of_articles_dir(settings: Settings) -> None:
-    (library,) = load_libraries(settings)
-    assert library.settings is settings and library.implicit and library.is_default
+    (library,) = libraries_of(settings)
+    assert (library.index, library.fetching) == (settings.index, settings.fetching)
+    assert library.implicit and library.is_default
 
 
 def test_each_library_gets_its_folders_and_a_collection_of_its_name(
     folders: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(folders.parent)  # folders are read relative to the file, not here
-    politics, tech = load_libraries(settings_with(folders, model_cache, TWO))
+    politics, tech = libraries_of(settings_with(folders, model_cache, TWO))
     assert politics.folders == ((folders / "politics").resolve(),)
-    assert politics.settings.articles_dir == (folders / "politics").resolve()
-    assert (politics.settings.collection, tech.settings.collection) == ("politics", "tech")
+    assert politics.index.articles_dir == (folders / "politics").resolve()
+    assert (politics.index.collection, tech.index.collection) == ("politics", "tech")
     assert politics.guilds == {1} and tech.channels == {20}
 
 
@@ -105,7 +106,7 @@ def test_a_wrong_libraries_file_is_one_clear_config_error(
     folders: Path, model_cache: Path, toml: str, problem: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_libraries(settings_with(folders, model_cache, toml))
+        libraries_of(settings_with(folders, model_cache, toml))
     assert problem in str(caught.value)
 
 
@@ -114,14 +115,14 @@ def test_every_problem_of_the_file_is_listed_on_its_own_line(
 ) -> None:
     toml = '[[library]]\nname = "a b"\narticles = ["nowhere"]\ncolour = "red"\n'
     with pytest.raises(ConfigError) as caught:
-        load_libraries(settings_with(folders, model_cache, toml))
+        libraries_of(settings_with(folders, model_cache, toml))
     lines = str(caught.value).splitlines()
     assert lines[0].endswith("has 3 problem(s):")
     assert len(lines) == 4 and all(line.startswith("  library 1") for line in lines[1:])
 
 
 def test_without_a_default_a_library_must_be_named(folders: Path, model_cache: Path) -> None:
-    libraries = load_libraries(settings_with(folders, model_cache, TWO))
+    libraries = libraries_of(settings_with(folders, model_cache, TWO))
     assert choose_library(libraries, "tech").name == "tech"
     with pytest.raises(ConfigError, match="--library"):
         choose_library(libraries, None)
@@ -133,7 +134,7 @@ def test_without_a_default_a_library_must_be_named(folders: Path, model_cache: P
 @pytest.fixture
 def shelf(folders: Path, model_cache: Path):
     toml = TWO + '\n[[library]]\nname = "everything"\narticles = ["politics", "tech"]\n'
-    configs = load_libraries(settings_with(folders, model_cache, toml))
+    configs = libraries_of(settings_with(folders, model_cache, toml))
     libraries = Libraries.open(
         [(config, object()) for config in configs],
         MemoryLog(),
@@ -165,7 +166,7 @@ def test_anywhere_else_the_default_library_answers(shelf: Libraries) -> None:
 
 
 def test_without_a_default_elsewhere_no_library_answers(folders: Path, model_cache: Path) -> None:
-    configs = load_libraries(settings_with(folders, model_cache, TWO))
+    configs = libraries_of(settings_with(folders, model_cache, TWO))
     libraries = Libraries.open(
         [(c, object()) for c in configs], MemoryLog(), max_question_chars=100,
         rate_limit_per_minute=None,
@@ -191,10 +192,11 @@ def test_reindex_of_a_library_reads_every_one_of_its_folders(
 
     toml = '[[library]]\nname = "everything"\narticles = ["politics", "tech"]\n'
     settings = settings_with(folders, model_cache, toml)
-    (config,) = load_libraries(settings)
-    build_index(config.settings, embedder, config.folders)
+    (config,) = libraries_of(settings)
+    build_index(config.index, embedder, config.folders)
     (library,) = libraries = Libraries.open(
-        open_pipelines(settings, embedder), MemoryLog(), max_question_chars=100,
+        open_pipelines(libraries_of(settings), settings.answering, embedder),
+        MemoryLog(), max_question_chars=100,
         rate_limit_per_minute=None,
     )  # fmt: skip
     (folders / "tech" / "bridge.md").write_text("# Bridge Repairs Delayed\n\nThe bridge waits.\n")

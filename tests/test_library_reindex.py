@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.conversation import MemoryLog
 from bot.libraries import Libraries, open_pipelines
 from index.build import build_index
-from index.libraries import load_libraries
+from tests.conftest import libraries_of
 from tests.test_libraries import LIBRARIES_DATA, settings_with
 
 
@@ -20,14 +20,15 @@ def test_reindex_of_a_library_keeps_its_fetched_articles(
     shutil.copytree(LIBRARIES_DATA / "politics", folders / "politics")
     toml = '[[library]]\nname = "news"\narticles = ["politics"]\n'
     settings = settings_with(folders, model_cache, toml)
-    (config,) = load_libraries(settings)
-    fetched = config.settings.fetched_dir / "example.org"
+    (config,) = libraries_of(settings)
+    fetched = config.fetching.fetched_dir / "example.org"
     fetched.mkdir(parents=True)
     line = {"title": "Ferry Timetable Extended", "text": "The night ferry now runs daily."}
     (fetched / "ferry.jsonl").write_text(json.dumps(line) + "\n")
-    build_index(config.settings, embedder, [*config.folders, config.settings.fetched_dir])
+    build_index(config.index, embedder, [*config.folders, config.fetching.fetched_dir])
     (library,) = libraries = Libraries.open(
-        open_pipelines(settings, embedder), MemoryLog(), max_question_chars=100,
+        open_pipelines(libraries_of(settings), settings.answering, embedder),
+        MemoryLog(), max_question_chars=100,
         rate_limit_per_minute=None,
     )  # fmt: skip
 

@@ -38,7 +38,8 @@ def llm_pipeline(sample_index, embedder, llm):
             "llm_max_tokens": 123,
         }
     )
-    return Pipeline(settings, embedder, SearchIndex(open_index(settings)))
+    index = settings.index
+    return Pipeline(settings.answering, index, embedder, SearchIndex(open_index(index)))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,9 @@ def keyed_pipeline(llm_pipeline):
     from pydantic import SecretStr
 
     settings = llm_pipeline.settings.model_copy(update={"llm_api_key": SecretStr(SECRET)})
-    return Pipeline(settings, llm_pipeline.embedder, llm_pipeline.index)
+    return Pipeline(
+        settings, llm_pipeline.index_settings, llm_pipeline.embedder, llm_pipeline.index
+    )
 
 
 @pytest.fixture(autouse=True)

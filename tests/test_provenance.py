@@ -38,9 +38,11 @@ def _write_corpus(path, *lines: dict) -> None:
 def test_every_provenance_field_reaches_the_citation_and_its_json(settings, embedder) -> None:
     _write_corpus(settings.articles_dir / "wire.jsonl", PORT, BAKERY)
     (parsed, _) = load_articles([settings.articles_dir]).articles
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
 
-    answer = build_pipeline(settings, embedder).ask("How many ships waited outside the port?")
+    answer = build_pipeline(settings.index, settings.answering, embedder).ask(
+        "How many ships waited outside the port?"
+    )
 
     assert answer.citations, answer.text
     cited = json.loads(json.dumps(answer.as_dict(), ensure_ascii=False))["citations"][0]
@@ -90,8 +92,8 @@ def test_metadata_of_an_older_index_reads_with_defaults_and_its_date_as_a_day() 
 def test_eval_maps_chunks_to_the_corpus_ids_stored_at_ingest(settings, embedder) -> None:
     corpus = settings.articles_dir / "corpus.jsonl"
     _write_corpus(corpus, PORT, BAKERY)
-    build_index(settings, embedder, [corpus])
-    pipeline = build_pipeline(settings, embedder)
+    build_index(settings.index, embedder, [corpus])
+    pipeline = build_pipeline(settings.index, settings.answering, embedder)
 
     known = Known.of(pipeline, corpus)
 

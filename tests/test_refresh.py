@@ -39,10 +39,15 @@ def settings(tmp_path, model_cache, site) -> Settings:
 
 @pytest.fixture
 def library(settings, embedder):
-    fetch_sources(settings)
-    build_index(settings, embedder, build_roots(settings))
+    fetch_sources(settings.fetching)
+    build_index(settings.index, embedder, build_roots(settings.index, settings.fetching))
     libraries = Libraries.open(
-        [(implicit_library(settings), build_pipeline(settings, embedder))],
+        [
+            (
+                implicit_library(settings.index, settings.fetching),
+                build_pipeline(settings.index, settings.answering, embedder),
+            )
+        ],
         MemoryLog(),
         max_question_chars=2000,
         rate_limit_per_minute=None,
@@ -104,8 +109,8 @@ async def test_refresh_while_a_build_holds_the_lease_is_skipped_and_logged(
     library, site, settings, caplog
 ):
     add_storm_item(site)
-    live = live_generation(settings)
-    lease = acquire_lease(make_client(settings), settings.collection)
+    live = live_generation(settings.index)
+    lease = acquire_lease(make_client(settings.index), settings.collection)
     try:
         with caplog.at_level(logging.INFO, logger="bot.refresh"):
             result = await Refresher([library]).refresh_scheduled(library)
@@ -114,12 +119,12 @@ async def test_refresh_while_a_build_holds_the_lease_is_skipped_and_logged(
 
     assert result is None
     assert "skipped this round" in caplog.text and "another build" in caplog.text
-    assert live_generation(settings) == live
+    assert live_generation(settings.index) == live
     assert cited_urls(library, TRADE)  # still answering from the live index
 
 
 async def test_a_failed_refresh_keeps_the_live_index_and_logs_why(library, site, settings, caplog):
-    live = live_generation(settings)
+    live = live_generation(settings.index)
     site.overrides[LIVE_FEED] = rss_feed()
     shutil.rmtree(settings.articles_dir)
     shutil.rmtree(settings.fetched_dir)
@@ -131,7 +136,7 @@ async def test_a_failed_refresh_keeps_the_live_index_and_logs_why(library, site,
     assert result is None
     assert "still answering from the live index" in caplog.text
     assert "no articles found" in caplog.text
-    assert live_generation(settings) == live and cited_urls(library, TRADE)
+    assert live_generation(settings.index) == live and cited_urls(library, TRADE)
 
 
 async def test_two_refreshes_of_a_library_never_overlap(library, site):

@@ -49,14 +49,15 @@ def dated_settings(tmp_path_factory, model_cache: Path, embedder):
     lines = "\n".join(json.dumps(a) for a in ARTICLES)
     (tmp / "articles" / "wire.jsonl").write_text(lines + "\n")
     settings = make_settings(tmp, model_cache)
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     return settings
 
 
 def _urls(settings, embedder, as_of=None, **overrides) -> list[str]:
     from bot.pipeline import build_pipeline
 
-    retriever = build_pipeline(settings.model_copy(update=overrides), embedder).retriever
+    answering = settings.answering.model_copy(update=overrides)
+    retriever = build_pipeline(settings.index, answering, embedder).retriever
     urls: list[str] = []
     for doc in retriever.search(QUESTION, as_of=as_of):
         if doc.metadata["url"] not in urls:
@@ -82,7 +83,7 @@ def test_asked_as_of_a_day_later_articles_are_left_out(dated_settings, embedder)
 def test_the_pipeline_answers_as_of_a_day(dated_settings, embedder):
     from bot.pipeline import build_pipeline
 
-    pipeline = build_pipeline(dated_settings, embedder)
+    pipeline = build_pipeline(dated_settings.index, dated_settings.answering, embedder)
     june = pipeline.ask(QUESTION, as_of=date(2022, 7, 1))
     assert june.citations and all("10,000" in c.quote for c in june.citations[:1])
     assert all(c.url.endswith("voltra-june") for c in june.citations)
@@ -123,7 +124,7 @@ def test_chat_as_of_a_day_keeps_to_that_day(dated_settings, embedder):
     questions = iter([QUESTION, ""])
     shown: list[str] = []
     chat_loop(
-        build_pipeline(dated_settings, embedder),
+        build_pipeline(dated_settings.index, dated_settings.answering, embedder),
         read=lambda prompt: next(questions),
         write=shown.append,
         as_of=date(2022, 7, 1),

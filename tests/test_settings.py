@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from index.settings import Settings
+from index.settings import SECTIONS, TOP_LEVEL, Settings
 from tests.conftest import ROOT
 
 
@@ -39,3 +39,18 @@ def test_shard_settings(env, shards, ids):
 def test_shard_settings_that_cannot_work_are_refused(env, problem):
     with pytest.raises(ValidationError, match=problem):
         Settings(_env_file=None, **env)
+
+
+def test_every_setting_is_in_exactly_one_section_with_its_value():
+    settings = Settings(_env_file=None, COLLECTION="news", FEEDS="https://a/rss", RETRIEVAL_K="5")
+    placed = [name for section in SECTIONS for name in section.model_fields] + list(TOP_LEVEL)
+    assert sorted(placed) == sorted(Settings.model_fields)
+    for section in (settings.index, settings.fetching, settings.answering, settings.discord):
+        assert all(getattr(section, n) == getattr(settings, n) for n in type(section).model_fields)
+    assert (settings.index.collection, settings.fetching.feeds) == ("news", ["https://a/rss"])
+    assert settings.answering.retrieval_k == 5
+
+
+def test_sections_are_frozen():
+    with pytest.raises(ValidationError, match="frozen"):
+        Settings(_env_file=None).index.collection = "other"  # type: ignore[misc]

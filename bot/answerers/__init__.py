@@ -17,6 +17,7 @@ import numpy as np
 
 from bot.passages import NumberedPassage
 from index.errors import CitebotError, ConfigError
+from index.settings import AnsweringSettings
 
 _REGISTRY: dict[str, str] = {
     "extractive": "bot.answerers.extractive",
@@ -46,16 +47,13 @@ class AnswererUnavailable(CitebotError):
 
 @dataclass(frozen=True)
 class AnswererContext:
-    """What an answerer may be made from. `chat_model` injects a LangChain chat model (a test's
-    scripted model, or any provider's) in place of the one the settings describe."""
+    """What an answerer may be made from: the model, the idf and the answering settings (the
+    LLM_* ones). `chat_model` injects a LangChain chat model (a
+    test's scripted model, or any provider's) in place of the one the settings describe."""
 
     embedder: Any
     idf: Callable[[str], float]
-    llm_base_url: str | None = None
-    llm_model: str = ""
-    llm_api_key: str = ""
-    llm_timeout_seconds: float = 20.0
-    llm_max_tokens: int | None = None
+    settings: AnsweringSettings
     chat_model: Any = None
 
 

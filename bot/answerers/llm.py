@@ -181,14 +181,16 @@ class ChatAnswerer:
 
 def from_context(context: AnswererContext, model: str = "") -> ChatAnswerer:
     """The registry's maker: the injected chat model, else the configured endpoint."""
+    settings = context.settings
     if context.chat_model is not None:
-        return ChatAnswerer(context.chat_model, context.llm_timeout_seconds)
-    if not context.llm_base_url and context.llm_api_key in ("", "not-needed"):
+        return ChatAnswerer(context.chat_model, settings.llm_timeout_seconds)
+    key = settings.llm_api_key.get_secret_value()
+    if not settings.llm_base_url and key in ("", "not-needed"):
         raise ConfigError("LLM_PROVIDER=openai needs LLM_BASE_URL or LLM_API_KEY")
     return ChatAnswerer.openai(
-        context.llm_base_url,
-        model or context.llm_model,
-        context.llm_api_key,
-        context.llm_timeout_seconds,
-        context.llm_max_tokens,
+        settings.llm_base_url,
+        model or settings.llm_model,
+        key,
+        settings.llm_timeout_seconds,
+        settings.llm_max_tokens,
     )

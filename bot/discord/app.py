@@ -27,8 +27,8 @@ from bot.discord.views import VoteButton
 from bot.libraries import Libraries, Library
 from bot.refresh import Refresher
 from index.errors import CitebotError, ConfigError
-from index.libraries import LibraryConfig, implicit_library
-from index.settings import Settings
+from index.libraries import LibraryConfig, load_libraries
+from index.settings import DiscordSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +93,15 @@ def bot_intents() -> discord.Intents:
 class Citebot(commands.Bot):
     """Answers questions about the articles; features live in cogs loaded in `setup_hook`.
 
-    `pipeline` answers everywhere (the one implicit library of a bot without a libraries
-    file); `libraries` instead gives each configured library with its pipeline.
+    `libraries` gives each configured library with its pipeline (without a libraries file,
+    the one implicit library, answering everywhere).
     """
 
     def __init__(
         self,
-        settings: Settings,
-        pipeline: Pipeline | None,
+        settings: DiscordSettings,
+        libraries: Shelf,
         feedback: FeedbackLog,
-        *,
-        libraries: Shelf | None = None,
         **options: Any,
     ) -> None:
         # the bot never joins voice: discord.py's warnings about missing voice libraries
@@ -124,9 +122,7 @@ class Citebot(commands.Bot):
         # logging off the event loop (and apart from aiohttp's DNS, which uses the loop's
         # default executor)
         if not libraries:
-            if pipeline is None:
-                raise TypeError("Citebot needs a pipeline, or libraries")
-            libraries = [(implicit_library(settings), pipeline)]
+            raise TypeError("Citebot needs a library")
         self.libraries = Libraries.open(
             libraries,
             feedback,
@@ -323,27 +319,21 @@ class ShardedCitebot(Citebot, commands.AutoShardedBot):
         log.info("shard %d of %s ready", shard_id, self.shard_count)
 
 
-def make_bot(
-    settings: Settings,
-    pipeline: Pipeline | None,
-    feedback: FeedbackLog,
-    libraries: Shelf | None = None,
-) -> Citebot:
+def make_bot(settings: DiscordSettings, libraries: Shelf, feedback: FeedbackLog) -> Citebot:
     """One gateway connection by default; shards when `DISCORD_SHARDS` is set."""
     shards = settings.discord_shards
     if shards is None:
-        return Citebot(settings, pipeline, feedback, libraries=libraries)
+        return Citebot(settings, libraries, feedback)
     return ShardedCitebot(
         settings,
-        pipeline,
+        libraries,
         feedback,
-        libraries=libraries,
         shard_count=None if shards == "auto" else shards,
         shard_ids=settings.discord_shard_ids or None,
     )
 
 
-def require_token(settings: Settings) -> str:
+def require_token(settings: DiscordSettings) -> str:
     """The bot token, or a `ConfigError` saying how to get one."""
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
     if not token:
@@ -351,9 +341,7 @@ def require_token(settings: Settings) -> str:
     return token
 
 
-async def run_bot(
-    settings: Settings, pipeline: Pipeline | None, libraries: Shelf | None = None
-) -> None:
+async def run_bot(settings: DiscordSettings, libraries: Shelf) -> None:
     """Log in and serve Discord until the bot is closed or this task is cancelled.
 
     Logging in is tried again after each of `CONNECT_RETRY_DELAYS` while Discord cannot be
@@ -364,7 +352,7 @@ async def run_bot(
     tries = len(CONNECT_RETRY_DELAYS) + 1
     for attempt, delay in enumerate((*CONNECT_RETRY_DELAYS, None), start=1):
         # a fresh bot each time: a failed login leaves discord.py's HTTP session half set up
-        async with make_bot(settings, pipeline, feedback, libraries) as bot:
+        async with make_bot(settings, libraries, feedback) as bot:
             try:
                 await bot.login(token)
             except _UNREACHABLE as error:
@@ -404,14 +392,15 @@ async def _connect(bot: Citebot) -> None:
 def run(settings: Settings) -> int:
     """`citebot run`: check the token, load every library's pipeline (one model for all),
     serve until SIGINT or SIGTERM."""
-    require_token(settings)
+    require_token(settings.discord)
     from bot.libraries import open_pipelines
 
-    asyncio.run(_serve(settings, open_pipelines(settings)))
+    configs = load_libraries(settings.libraries_file, settings.index, settings.fetching)
+    asyncio.run(_serve(settings.discord, open_pipelines(configs, settings.answering)))
     return 0
 
 
-async def _serve(settings: Settings, libraries: Shelf) -> None:
+async def _serve(settings: DiscordSettings, libraries: Shelf) -> None:
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -419,6 +408,6 @@ async def _serve(settings: Settings, libraries: Shelf) -> None:
             if main is not None:
                 loop.add_signal_handler(sig, main.cancel)
     try:
-        await run_bot(settings, None, libraries)
+        await run_bot(settings, libraries)
     except asyncio.CancelledError:
         log.info("stopped")

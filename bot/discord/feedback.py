@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bot.answer import Answer
 from index.errors import CitebotError, ConfigError
-from index.settings import Settings
+from index.settings import DiscordSettings
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class FeedbackLog:
         self._migrate()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> FeedbackLog:
+    def from_settings(cls, settings: DiscordSettings) -> FeedbackLog:
         """The log at FEEDBACK_DB, keyed by FEEDBACK_KEY when it is set."""
         key = settings.feedback_key.get_secret_value() if settings.feedback_key else None
         return cls(settings.feedback_db, key)

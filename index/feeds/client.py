@@ -13,7 +13,7 @@ from urllib.robotparser import RobotFileParser
 import httpx
 
 from index.feeds.errors import FetchError
-from index.settings import Settings
+from index.settings import FeedSettings
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class PoliteClient:
     not HTML, robots-disallowed, too many redirects) for anything but a usable answer.
     """
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, settings: FeedSettings, transport: httpx.AsyncBaseTransport | None = None):
         self.user_agent = settings.user_agent
         self.deadline = settings.fetch_timeout_seconds
         self.max_bytes = settings.fetch_max_bytes

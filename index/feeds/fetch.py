@@ -18,7 +18,7 @@ from index.feeds.errors import FetchError
 from index.feeds.extract import extract_page
 from index.feeds.listing import Entry, parse_listing
 from index.feeds.report import FetchReport, SourceReport
-from index.settings import Settings
+from index.settings import FeedSettings
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class _PageRun:
 
 
 async def fetch_sources_async(
-    settings: Settings,
+    settings: FeedSettings,
     feeds: Iterable[str] | None = None,
     urls: Iterable[str] = (),
     progress: Progress | None = None,
@@ -234,7 +234,7 @@ async def fetch_sources_async(
 
 
 def fetch_sources(
-    settings: Settings,
+    settings: FeedSettings,
     feeds: Iterable[str] | None = None,
     urls: Iterable[str] = (),
     progress: Progress | None = None,

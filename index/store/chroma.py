@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from index.errors import StoreError, one_line
-from index.settings import Settings
+from index.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,12 @@ def connect(host: str | None, port: int, path: Path):
         raise StoreError(f"cannot open {where}: {exc}") from exc
 
 
-def make_client(settings: Settings):
+def make_client(settings: IndexSettings):
     """The client the settings name (`CHROMA_HOST`, else `CHROMA_PATH`)."""
     return connect(settings.chroma_host, settings.chroma_port, settings.chroma_path)
 
 
-def where_is(settings: Settings) -> str:
+def where_is(settings: IndexSettings) -> str:
     """Where the index lives, for humans."""
     if settings.chroma_host:
         return f"chroma server http://{settings.chroma_host}:{settings.chroma_port}"

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import BuildConflictError, CitebotError, StoreWriteError, one_line
-from index.settings import Settings
+from index.settings import IndexSettings
 from index.store.chroma import (
     create_generation,
     delete_collection,
@@ -64,7 +64,7 @@ class IndexStore:
         self.client, self.name, self.where, self.disk = client, name, where, disk
 
     @classmethod
-    def open(cls, settings: Settings) -> IndexStore:
+    def open(cls, settings: IndexSettings) -> IndexStore:
         """The store the settings name (`CHROMA_HOST`, else `CHROMA_PATH`)."""
         disk = None if settings.chroma_host else settings.chroma_path
         return cls(make_client(settings), settings.collection, where_is(settings), disk)

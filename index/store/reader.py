@@ -9,7 +9,7 @@ import numpy as np
 
 from index.errors import IndexNotBuiltError, StoreError
 from index.provenance import Provenance
-from index.settings import Settings
+from index.settings import IndexSettings
 from index.store.chroma import generation_count, iter_records, make_client, read_pointer, where_is
 
 
@@ -138,12 +138,12 @@ class IndexReader:
         return self.live.count()
 
 
-def open_index(settings: Settings) -> IndexReader:
+def open_index(settings: IndexSettings) -> IndexReader:
     """Open the live index for reading; `IndexNotBuiltError` when there is none yet."""
     return IndexReader(make_client(settings), settings.collection, where_is(settings))
 
 
-def live_generation(settings: Settings) -> str | None:
+def live_generation(settings: IndexSettings) -> str | None:
     """The generation readers answer from; None when none was built or it is gone."""
     client = make_client(settings)
     active = read_pointer(client, settings.collection).get("active")

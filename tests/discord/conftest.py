@@ -15,6 +15,7 @@ from bot.answer import Answer
 from bot.discord.app import Citebot
 from bot.discord.feedback import FeedbackLog
 from index.settings import Settings
+from tests.conftest import shelf
 
 # The test server's id, pinned so that it can be named in ADMIN_GUILDS before it exists.
 NEWSROOM_ID = 1_300_000_000_000_000_001
@@ -45,7 +46,11 @@ def pipeline(sample_pipeline):
 @pytest.fixture
 def make_bot(bot_settings: Settings, pipeline) -> Callable[[], Citebot]:
     """A fresh bot over the same settings, pipeline and feedback file (for restarts)."""
-    return lambda: Citebot(bot_settings, pipeline, FeedbackLog.from_settings(bot_settings))
+    return lambda: Citebot(
+        bot_settings.discord,
+        shelf(bot_settings, pipeline),
+        FeedbackLog.from_settings(bot_settings.discord),
+    )
 
 
 @pytest.fixture

@@ -235,7 +235,9 @@ async def test_vote_buttons_still_work_after_a_restart(simcord_env, world, make_
 
 
 async def test_reindex_is_only_for_managers_and_the_configured_role(simcord_env, world, pipeline):
-    simcord_env.bot.settings.reindex_role = str(world.librarians.id)
+    simcord_env.bot.settings = simcord_env.bot.settings.model_copy(
+        update={"reindex_role": str(world.librarians.id)}
+    )
 
     refused = await world.alice.slash(world.general, "reindex")
     assert refused.ephemeral and "Manage Server" in refused.response.content
@@ -298,7 +300,9 @@ async def test_asking_too_often_gets_a_polite_private_reply(simcord_env, world, 
 
 
 async def test_only_allowed_channels_get_answers(simcord_env, world, pipeline):
-    simcord_env.bot.settings.allowed_channels = [world.general.id]
+    simcord_env.bot.settings = simcord_env.bot.settings.model_copy(
+        update={"allowed_channels": [world.general.id]}
+    )
 
     elsewhere = await world.alice.slash(world.random, "ask", question=TRADE)
     await world.alice.send(world.random, f"{simcord_env.bot.user.mention} {TRADE}")

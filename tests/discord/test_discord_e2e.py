@@ -19,6 +19,7 @@ from fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord
 from bot.discord.app import bot_intents, run, run_bot
 from index.errors import ConfigError
 from index.settings import Settings
+from tests.conftest import shelf
 
 ROOT = Path(__file__).resolve().parents[2]
 TRADE = "How much was trade between Russia and China last year?"
@@ -142,7 +143,7 @@ async def test_a_rejected_token_is_a_config_error(sample_pipeline, tmp_path, mon
         monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
 
         with pytest.raises(ConfigError, match="Discord rejected DISCORD_TOKEN"):
-            await run_bot(settings, sample_pipeline)
+            await run_bot(settings.discord, shelf(settings, sample_pipeline))
 
     assert fake.bad_auth == ["/api/v10/users/@me"]
 
@@ -168,7 +169,7 @@ async def serve_until_answered(
     """Run the bot in this process until it has answered the fake's mention; the fake's record."""
     async with FakeDiscord("t", TRADE, **fake_options) as fake:
         fake_urls(fake)
-        serving = asyncio.create_task(run_bot(settings, pipeline))
+        serving = asyncio.create_task(run_bot(settings.discord, shelf(settings, pipeline)))
         try:
             await asyncio.wait_for(fake.answered.wait(), timeout=60)
         finally:
@@ -188,7 +189,9 @@ async def test_a_missing_message_content_intent_says_where_to_switch_it_on(
         fake_urls(fake)
 
         with pytest.raises(ConfigError, match="Message Content Intent"):
-            await asyncio.wait_for(run_bot(settings, sample_pipeline), timeout=60)
+            await asyncio.wait_for(
+                run_bot(settings.discord, shelf(settings, sample_pipeline)), timeout=60
+            )
 
     assert fake.posted == []
 

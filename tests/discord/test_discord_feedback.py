@@ -115,7 +115,7 @@ def test_the_key_is_kept_apart_from_the_log_owner_only(log):
 def test_the_feedback_key_setting_wins_and_no_key_file_is_made(tmp_path):
     settings = Settings(_env_file=None, FEEDBACK_DB=tmp_path / "f.db", FEEDBACK_KEY=KEY)
 
-    log = FeedbackLog.from_settings(settings)
+    log = FeedbackLog.from_settings(settings.discord)
 
     assert log.user_hash(42) == hmac.new(KEY.encode(), b"42", hashlib.sha256).hexdigest()
     assert not key_path(log.path).exists()

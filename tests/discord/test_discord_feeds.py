@@ -33,8 +33,8 @@ def bot_settings(request, tmp_path, model_cache, site, embedder):
     settings = feed_settings(
         tmp_path, model_cache, site, ADMIN_GUILDS=str(NEWSROOM_ID), **overrides
     )
-    fetch_sources(settings)
-    build_index(settings, embedder, build_roots(settings))
+    fetch_sources(settings.fetching)
+    build_index(settings.index, embedder, build_roots(settings.index, settings.fetching))
     return settings
 
 
@@ -42,7 +42,7 @@ def bot_settings(request, tmp_path, model_cache, site, embedder):
 def pipeline(bot_settings, embedder):
     from bot.pipeline import build_pipeline
 
-    return Spy(build_pipeline(bot_settings, embedder))
+    return Spy(build_pipeline(bot_settings.index, bot_settings.answering, embedder))
 
 
 def from_bot(channel, env) -> list[discord.Message]:
@@ -65,7 +65,7 @@ async def test_a_new_feed_item_is_cited_with_its_page_url_after_reindex(simcord_
 
 async def test_a_refresh_that_added_articles_is_announced(simcord_env, world, site):
     bot = simcord_env.bot
-    bot.settings.announce_channel = world.random.id
+    bot.settings = bot.settings.model_copy(update={"announce_channel": world.random.id})
     (library,) = bot.libraries
 
     await bot.refresher.refresh_scheduled(library)  # nothing new: nothing said

@@ -86,7 +86,9 @@ async def test_the_dev_guild_is_the_admin_server_when_none_is_named(simcord_env,
 async def test_a_role_named_like_the_reindex_role_is_not_it(simcord_env, world, pipeline):
     impostors = world.guild.create_role("Librarian")
     impostor = world.guild.add_member(simcord_env.create_user("ivan"), roles=[impostors])
-    simcord_env.bot.settings.reindex_role = str(world.librarians.id)
+    simcord_env.bot.settings = simcord_env.bot.settings.model_copy(
+        update={"reindex_role": str(world.librarians.id)}
+    )
 
     refused = await impostor.slash(world.general, "reindex")
     allowed = await world.librarian.slash(world.general, "reindex")
@@ -118,7 +120,9 @@ async def test_sources_is_not_offered_in_direct_messages(simcord_env, world):
 
 
 async def test_sources_keeps_to_the_allowed_channels(simcord_env, world):
-    simcord_env.bot.settings.allowed_channels = [world.general.id]
+    simcord_env.bot.settings = simcord_env.bot.settings.model_copy(
+        update={"allowed_channels": [world.general.id]}
+    )
 
     refused = await world.alice.slash(world.random, "sources")
     listed = await world.alice.slash(world.general, "sources")
@@ -131,7 +135,9 @@ async def test_sources_keeps_to_the_allowed_channels(simcord_env, world):
 async def test_a_thread_listed_in_the_allowed_channels_is_answered(simcord_env, world, pipeline):
     await world.alice.send(world.general, f"{simcord_env.bot.user.mention} {TRADE}")
     thread = only_thread(world.general)
-    simcord_env.bot.settings.allowed_channels = [thread.id]
+    simcord_env.bot.settings = simcord_env.bot.settings.model_copy(
+        update={"allowed_channels": [thread.id]}
+    )
 
     asked = await world.bob.slash(thread, "ask", question=TRADE)
     await world.alice.send(thread, "And the year before?")

@@ -55,7 +55,7 @@ def hostile_index(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, e
         CHROMA_PATH=tmp / "chroma",
         MODEL_CACHE=model_cache,
     )
-    build_index(settings, embedder)
+    build_index(settings.index, embedder)
     return settings
 
 
@@ -68,7 +68,7 @@ def bot_settings(hostile_index: Settings, tmp_path: Path) -> Settings:
 def pipeline(hostile_index: Settings, embedder):
     from bot.pipeline import build_pipeline
 
-    return build_pipeline(hostile_index, embedder)
+    return build_pipeline(hostile_index.index, hostile_index.answering, embedder)
 
 
 def assert_inert(contents: list[str]) -> None:

@@ -14,9 +14,8 @@ from bot.discord.app import Citebot
 from bot.discord.feedback import FeedbackLog
 from bot.libraries import open_pipelines
 from index.build import build_index, index_stats
-from index.libraries import load_libraries
 from index.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import libraries_of, make_settings
 from tests.discord.conftest import NEWSROOM_ID, Spy
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.simcord(settle_timeout=30)]
@@ -44,8 +43,8 @@ def from_bot(channel, env) -> list[discord.Message]:
 
 
 def generation(settings: Settings, name: str) -> str:
-    (library,) = [lib for lib in load_libraries(settings) if lib.name == name]
-    return index_stats(library.settings)["generation"]
+    (library,) = [lib for lib in libraries_of(settings) if lib.name == name]
+    return index_stats(library.index)["generation"]
 
 
 @pytest_asyncio.fixture
@@ -66,10 +65,13 @@ async def shelf(simcord_env, world, tmp_path: Path, model_cache: Path, embedder)
         ADMIN_GUILDS=[NEWSROOM_ID],
         RATE_LIMIT_PER_MINUTE=2,
     )
-    for library in load_libraries(settings):
-        build_index(library.settings, embedder, library.folders)
-    spied = [(config, Spy(pipeline)) for config, pipeline in open_pipelines(settings, embedder)]
-    bot = Citebot(settings, None, FeedbackLog.from_settings(settings), libraries=spied)
+    for library in libraries_of(settings):
+        build_index(library.index, embedder, library.folders)
+    spied = [
+        (config, Spy(pipeline))
+        for config, pipeline in open_pipelines(libraries_of(settings), settings.answering, embedder)
+    ]
+    bot = Citebot(settings.discord, spied, FeedbackLog.from_settings(settings.discord))
     await simcord_env.restart_bot(bot)
     return Shelf(bot, settings, spied[0][1], spied[1][1], tmp_path)
 

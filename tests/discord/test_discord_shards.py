@@ -6,6 +6,7 @@ import pytest
 
 from bot.discord.app import Citebot, ShardedCitebot, make_bot
 from bot.discord.feedback import FeedbackLog
+from tests.conftest import shelf
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.simcord(settle_timeout=30)]
 
@@ -16,11 +17,13 @@ SHARDS = 2
 @pytest.fixture
 def simcord_bot(bot_settings, pipeline):
     settings = bot_settings.model_copy(update={"discord_shards": SHARDS})
-    return make_bot(settings, pipeline, FeedbackLog(settings.feedback_db))
+    return make_bot(settings.discord, shelf(settings, pipeline), FeedbackLog(settings.feedback_db))
 
 
 async def test_unsharded_by_default(bot_settings, pipeline):
-    bot = make_bot(bot_settings, pipeline, FeedbackLog(bot_settings.feedback_db))
+    bot = make_bot(
+        bot_settings.discord, shelf(bot_settings, pipeline), FeedbackLog(bot_settings.feedback_db)
+    )
     assert type(bot) is Citebot
 
 
