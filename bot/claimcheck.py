@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from itertools import pairwise
+from typing import NamedTuple
 
 from bot.text import STOPWORDS, content_terms
 from index.sentences import sentence_spans
@@ -97,8 +98,7 @@ _TOKEN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):  # a tuple: passages make thousands, and a dataclass is slower to make
     text: str
     start: int
 
@@ -328,12 +328,12 @@ def _unit_after(low: list[str], i: int) -> tuple[str, int]:
 def _dates_in(text: str, toks: list[_Tok]) -> tuple[set[int], set[int]]:
     """Months (1..12) and weekdays (0..6) a text names, numeric dates included."""
     months, days = set(), set()
-    toks = [_Tok(w, t.start) for t in toks for w in t.text.split("-") if w]  # "mid-June"
-    for k, t in enumerate(toks):
-        w = t.text.lower()
-        if not t.text[0].isupper():
+    parts = [w for t in toks for w in t.text.split("-") if w]  # "mid-June"
+    for k, part in enumerate(parts):
+        if not part[0].isupper():
             continue
-        after = toks[k + 1].text if k + 1 < len(toks) else ""
+        w = part.lower()
+        after = parts[k + 1] if k + 1 < len(parts) else ""
         # "Sun", "Sat", "Mar" are words too: an abbreviation counts before "." or a number
         short_ok = after == "." or after[:1].isdigit()
         if w in _MONTHS and (len(w) > 4 or w in ("may", "june", "july") or short_ok):
@@ -846,7 +846,8 @@ class _Analysed:
         return best if scores[best] else None
 
 
-@lru_cache(maxsize=256)
+# keyed by the text: passages recur across questions, and a rebuild's changed one is a new key
+@lru_cache(maxsize=1024)
 def _analyse(passage: str) -> _Analysed:
     text = _norm(passage)
     toks = _tokens(text)

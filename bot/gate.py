@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from bot.passages import NumberedPassage
 from bot.scoring import Idf, coverage
@@ -119,12 +120,20 @@ def missing_specifics(question: str, passages: Sequence[NumberedPassage]) -> tup
     held_numbers: set[str] = set()
     held_terms: set[str] = set()
     for p in passages:
-        text = f"{p.title}\n{p.text}"
-        held_numbers.update(n for w in words(text) if (n := _number(w)) is not None)
-        # "U.S." holds "US", "Russia-China" holds "Russia"
-        plain = _HYPHENATED.sub(" ", _DOTTED.sub(lambda m: m[0].replace(".", ""), text))
-        held_terms.update(content_terms(text), content_terms(plain))
+        held = _held(f"{p.title}\n{p.text}")
+        held_numbers.update(held[0])
+        held_terms.update(held[1])
     return numbers - held_numbers, names - held_terms
+
+
+@lru_cache(maxsize=1024)
+def _held(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The numbers and the terms a passage holds; kept per text, as passages recur across
+    questions (a rebuild's changed text is a new key)."""
+    numbers = frozenset(n for w in words(text) if (n := _number(w)) is not None)
+    # "U.S." holds "US", "Russia-China" holds "Russia"
+    plain = _HYPHENATED.sub(" ", _DOTTED.sub(lambda m: m[0].replace(".", ""), text))
+    return numbers, frozenset(content_terms(text)) | frozenset(content_terms(plain))
 
 
 def gate(question: str, passages: Sequence[NumberedPassage], idf: Idf) -> GateResult:

@@ -19,8 +19,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from bot.text import content_terms
-from bot.wire import is_copy, outlet, shingles
+from bot.text import content_terms, stemmed_terms
+from bot.wire import WIRE_JACCARD, is_copy, outlet, shingles
 from index.embeddings import Embedder
 from index.errors import CitebotError
 from index.store import GenerationReader, IndexReader, Passage
@@ -31,6 +31,8 @@ RRF_K = 60
 # articles whose shingles are kept per index generation (wire copies): the candidates of many
 # questions, never the whole library
 SHINGLE_CACHE = 4096
+# idf values kept per index generation: the terms of questions and the passages they read
+IDF_CACHE = 65536
 _DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 
 
@@ -60,7 +62,7 @@ class KeywordIndex:
             self.by_article[_article(p)].append(p)
         self._shingles: dict[str, frozenset[int]] = {}
         self._shingles_lock = threading.Lock()
-        corpus = [content_terms(f"{p.metadata.get('title', '')}\n{p.text}") for p in passages]
+        corpus = [stemmed_terms(f"{p.metadata.get('title', '')}\n{p.text}") for p in passages]
         self._bm25 = bm25s.BM25()
         self._bm25.index(corpus, show_progress=False)
         df: Counter[str] = Counter()
@@ -68,6 +70,9 @@ class KeywordIndex:
             df.update(set(terms))
         self._n = max(1, len(corpus))
         self._df = df
+        # one answer asks the idf of each sentence's words many times over; df is fixed for
+        # this generation, so the values never go stale (a rebuild makes a new KeywordIndex)
+        self._idf: dict[str, float] = {}
         # the day parsed at ingest (`Provenance.date`); an older index's date is read as a day
         dates = {_article(p): parse_date(p.provenance.date) for p in passages}
         self.dates: dict[str, date] = {a: d for a, d in dates.items() if d}
@@ -103,7 +108,14 @@ class KeywordIndex:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term (unknown terms count as rare)."""
-        return math.log(1 + (self._n - self._df.get(term, 0) + 0.5) / (self._df.get(term, 0) + 0.5))
+        found = self._idf.get(term)
+        if found is None:
+            df = self._df.get(term, 0)
+            found = math.log(1 + (self._n - df + 0.5) / (df + 0.5))
+            if len(self._idf) >= IDF_CACHE:
+                self._idf.clear()
+            self._idf[term] = found
+        return found
 
     def search(self, query: str, k: int) -> list[tuple[Passage, float]]:
         terms = content_terms(query)
@@ -204,6 +216,13 @@ class SearchIndex:
             self._lock.release()
 
 
+def _may_copy(a: frozenset[int], b: frozenset[int]) -> bool:
+    """False when the sizes alone rule out `is_copy` (Jaccard ≤ smaller / larger size): most
+    candidate pairs, each of which would otherwise build a union of thousands of shingles."""
+    small, large = sorted((len(a), len(b)))
+    return small >= WIRE_JACCARD * large * (1 - 1e-9)
+
+
 def _article(p: Passage) -> str:
     return str(p.metadata.get("article_id", p.id))
 
@@ -294,7 +313,7 @@ class HybridRetriever(BaseRetriever):
             if full_at is not None and i >= full_at + 2 * self.k:
                 break  # the slots are full; the next few were only looked at for "also in"
             sig = snap.keyword.shingles(aid)
-            twin = next((k for k, s in kept.items() if is_copy(sig, s)), None)
+            twin = next((k for k, s in kept.items() if _may_copy(sig, s) and is_copy(sig, s)), None)
             if twin is not None:
                 copies.setdefault(twin, []).append(aid)
                 name, own = outlet(by_article[aid][0]["p"]), outlet(by_article[twin][0]["p"])

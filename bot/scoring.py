@@ -30,8 +30,9 @@ def coverage(query_terms: Iterable[str], text_terms: Iterable[str], idf: Idf) ->
     if not q:
         return 0.0
     t = set(text_terms)
-    total = sum(idf(w) for w in q)
-    return sum(idf(w) for w in q & t) / total if total else 0.0
+    weight = {w: idf(w) for w in q}  # each term's idf asked once (the sums keep their order)
+    total = sum(weight[w] for w in q)
+    return sum(weight[w] for w in q & t) / total if total else 0.0
 
 
 # "how many new homes will …" → "new homes": the thing counted, up to the verb or the end

@@ -18,6 +18,8 @@ up very was we were what when where which while who whom why will with would you
 yourself yourselves year years week weeks recently recent new according tell told know
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+# texts whose terms are kept (passages, their sentences, claims): a few answers' worth, ~20 MB
+TERMS_CACHE = 8192
 
 
 @lru_cache(maxsize=1)
@@ -40,7 +42,24 @@ def words(text: str) -> list[str]:
 
 
 def content_terms(text: str) -> list[str]:
-    """Stemmed words that carry meaning (no stopwords), in order."""
+    """Stemmed words that carry meaning (no stopwords), in order.
+
+    One answer reads the same passages and sentences several times over (gate, sentence
+    scoring, citation check, quotes), and questions on one story share them: the analysis is
+    kept per text. Keyed by the text itself, so a rebuild's changed passage is a new key and
+    never meets a stale analysis.
+    """
+    return list(_cached_terms(text))
+
+
+@lru_cache(maxsize=TERMS_CACHE)
+def _cached_terms(text: str) -> tuple[str, ...]:
+    return tuple(stemmed_terms(text))
+
+
+def stemmed_terms(text: str) -> list[str]:
+    """`content_terms` without the cache: for one pass over a whole library (the BM25 build),
+    which would only push out the texts that answers keep coming back to."""
     ws = [w for w in words(text) if w not in STOPWORDS]
     return _stemmer().stemWords(ws) if ws else []
 

@@ -42,7 +42,9 @@ def shingles(passages: Iterable[Passage]) -> frozenset[int]:
     for i, p in enumerate(ordered):
         words = normalised_words(p.text) if i == 0 else _WORD.findall(p.text.casefold())
         n = min(SHINGLE_WORDS, len(words))
-        out.update(hash(tuple(words[j : j + n])) for j in range(len(words) - n + 1))
+        # zip of shifted lists: the tuples of slicing at each word, made in C ("" has one: ())
+        grams = zip(*(words[k:] for k in range(n)), strict=False) if n else [()]
+        out.update(map(hash, grams))
     return frozenset(out)
 
 

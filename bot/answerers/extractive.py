@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +22,8 @@ MIN_WORDS = 4
 MAX_CANDIDATES = 60
 # share of the keyword score that a follow-up's carried words get (its own words get the rest)
 CARRIED_WEIGHT = 0.25
+# "title + sentence" vectors kept (1.5 kB each): questions on one story score the same sentences
+SENTENCE_VECTORS = 4096
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class ExtractiveAnswerer:
         self.weights = weights
         self.keep_ratio = keep_ratio
         self.embed_top = embed_top
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
 
     def candidates(self, passages: list[NumberedPassage]) -> list[tuple[NumberedPassage, str]]:
         out = []
@@ -99,7 +106,7 @@ class ExtractiveAnswerer:
         # only the most promising sentences pay for an embedding (the latency budget)
         order = sorted(range(len(cands)), key=lambda i: cheap[i], reverse=True)
         top = order[: self.embed_top]
-        vecs = self.embedder.embed([f"{cands[i][0].title}\n{cands[i][1]}" for i in top])
+        vecs = self.sentence_vectors([f"{cands[i][0].title}\n{cands[i][1]}" for i in top])
         picks = [
             Pick(
                 cands[i][0].number,
@@ -111,6 +118,29 @@ class ExtractiveAnswerer:
         ]
         picks.sort(key=lambda x: x.score, reverse=True)
         return picks
+
+    def sentence_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The embedding of each text, each embedded on its own and kept by its text.
+
+        On its own, because int8 inference quantises a batch's activations together: a text's
+        vector would shift a little with its batch-mates, and a kept one would then differ from
+        a fresh one. Alone it is one function of the text (and cheaper: no padding). The key is
+        the text itself, so a rebuild's changed sentence or title is a new key.
+        """
+        out: list[np.ndarray] = []
+        for text in texts:
+            with self._vectors_lock:
+                vec = self._vectors.get(text)
+                if vec is not None:
+                    self._vectors.move_to_end(text)
+            if vec is None:
+                vec = self.embedder.embed([text])[0]
+                with self._vectors_lock:
+                    self._vectors[text] = vec
+                    if len(self._vectors) > SENTENCE_VECTORS:
+                        self._vectors.popitem(last=False)
+            out.append(vec)
+        return out
 
     def answer(self, question: str, passages: list[NumberedPassage], qvec: np.ndarray) -> Draft:
         ranked = self.rank(question, passages, qvec)
