@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import warnings
@@ -276,6 +277,9 @@ class OnnxEmbedder:
 
 
 def _cuda_available() -> bool:
+    # torch costs ~180 MiB and a second to import: only ask it on a machine with an NVIDIA driver
+    if not Path("/proc/driver/nvidia/version").exists() and not shutil.which("nvidia-smi"):
+        return False
     import torch
 
     return bool(torch.cuda.is_available())

