@@ -27,7 +27,11 @@ def looks_like_followup(question: str) -> bool:
 
 
 # question words that say what kind of answer is wanted, not what it is about
-_ASKING = frozenset({"how", "much", "many", "what", "which", "who", "whom", "when", "where", "why"})
+_ASKING = frozenset(
+    {"how", "much", "many", "what", "which", "who", "whom", "when", "where", "why"}
+    # the dimension asked about: "how big was trade?" is about trade
+    | {"big", "large", "long", "old", "far", "often", "soon"}
+)
 _CARRIED = re.compile(r"^(?P<own>.*?)\s*\((?P<carried>[^()]*)\)\s*$", re.S)
 
 
@@ -42,7 +46,8 @@ def carry_terms(question: str, history: History, max_terms: int = 8) -> str:
         return question
     have = set(content_terms(question))
     carried: list[str] = []
-    for w in words(history[-1][0]):
+    # hyphenated words apart, as the question itself is asked: "Russia-China" → Russia, China
+    for w in words(re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", history[-1][0])):
         if w in STOPWORDS or w in _ASKING or (w.isdigit() and len(w) < 4):
             continue
         stem = content_terms(w)

@@ -49,6 +49,14 @@ _SPEECH = re.compile(
     r"argued|noted|thanked|called|urged|promised|vowed|denied)\b",
     re.I,
 )
+# a date's digits are no figure: "February 24, 2022", "24 February", "in 2022", "2022/06/16"
+_DATES_OUT = re.compile(
+    rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?:1[89]|20)\d\d)?"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\b(?:\s+(?:1[89]|20)\d\d)?"
+    r"|\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b(?:1[89]|20)\d\d\b",
+    re.I,
+)
+_FIGURE = re.compile(r"\d")
 _NUM_TOKEN = re.compile(
     r"[$€£]?\d[\d,.]*%?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
     r"eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?)\b",
@@ -85,8 +93,11 @@ def answer_type_bonus(question: str, sentence: str) -> float:
             return 1.0
         return 0.5 if _NUMBER.search(sentence) else 0.0
     if re.match(r"(how (much|many|big|large|old|long|far)|what (percentage|share|number))", q):
-        # figures are written in digits; "the two heads of state" only counts a little
-        return 1.0 if re.search(r"\d", sentence) else 0.5 if _NUMBER.search(sentence) else 0.0
+        # figures are written in digits; "the two heads of state", or only a date ("on
+        # February 24, 2022"), count a little
+        if _FIGURE.search(_DATES_OUT.sub(" ", sentence)):
+            return 1.0
+        return 0.5 if _NUMBER.search(sentence) else 0.0
     if _SPEECH_Q.search(q):
         return 1.0 if _SPEECH.search(sentence) else 0.0
     if q.startswith("when") or "what year" in q or "what date" in q or "what day" in q:

@@ -83,3 +83,21 @@ def test_a_followup_about_a_person_quotes_that_person(solar_pipeline) -> None:
     claims = _claims(answer.text)
     assert claims and not any("billion" in c for c in claims)
     assert any(re.search(r"Putin (declared|thanked|said)|“", c) for c in claims)
+
+
+def test_a_date_is_no_answer_to_how_big(solar_pipeline) -> None:
+    answer = solar_pipeline.ask("How big was Russia-China trade last year?")
+
+    claims = _claims(answer.text)
+    assert claims and any("$240 billion" in c for c in claims)
+    assert not any("February 24, 2022" in c for c in claims)  # a date, not a figure
+
+
+def test_a_followup_after_a_hyphenated_question_is_answered(solar_pipeline) -> None:
+    first_q = "How big was Russia-China trade last year?"
+    first = solar_pipeline.ask(first_q)
+
+    answer = solar_pipeline.ask("And what did Putin say about it?", [(first_q, first.text)])
+
+    assert not answer.refused
+    assert any(re.search(r"Putin (declared|thanked|said)|“", c) for c in _claims(answer.text))
