@@ -39,6 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=1, help="measured passes over the questions")
     p.add_argument("--cprofile", type=int, default=0, help="print the top N functions")
     p.add_argument("--undated", action="store_true", help="ask without the question's date")
+    p.add_argument("--slowest", type=int, default=5, help="list the N slowest answers")
     return p.parse_args(argv)
 
 
@@ -101,9 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     timer = _step_timer()
     total: list[float] = []
     cpu: list[float] = []
+    slow: list[tuple[float, float, str, dict[str, float]]] = []
     prof = cProfile.Profile() if args.cprofile else None
     for _ in range(args.repeat):
         for question, as_of in asks:
+            before = {name: len(spans) for name, spans in timer.spans.items()}
             c, t = time.process_time(), time.perf_counter()
             if prof:
                 prof.enable()
@@ -115,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                 prof.disable()
             total.append((time.perf_counter() - t) * 1000)
             cpu.append((time.process_time() - c) * 1000)
+            steps = {n: sum(v[before.get(n, 0) :]) for n, v in timer.spans.items()}
+            slow.append((total[-1], cpu[-1], question, steps))
 
     n = len(total)
     print(f"{n} answers ({len(asks)} questions x {args.repeat}), {pipeline.answerer.name}")
@@ -129,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.fmean(total):>9.2f}"
     )
     print(f"cpu_ms_per_question   {statistics.fmean(cpu):.1f} (process_time, all threads)")
+    for wall, c, question, steps in sorted(slow, reverse=True)[: args.slowest]:
+        parts = ", ".join(
+            f"{n} {ms:.0f}" for n, ms in steps.items() if n not in ("RunnableSequence", "retriever")
+        )
+        print(f"slow: {wall:.0f} ms wall, {c:.0f} ms CPU ({parts}): {question[:60]}")
     if prof:
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(args.cprofile)
