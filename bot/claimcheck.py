@@ -47,11 +47,14 @@ class Violation:
 
 def violation(claim: str, passage: str) -> Violation | None:
     """The first rule the claim breaks against the passage, or None when it passes all."""
-    p = _analyse(passage)
     c = _norm(claim)
     flat = _flat(c)
-    if any(f.startswith(flat) and not f[len(flat) : len(flat) + 1].isalnum() for f in p.flat_from):
+    # a quoted claim (every claim of the extractive answerer) needs no more of the passage
+    # than its flattened sentences: the full analysis waits until a rule has to read it
+    flat_from = _sentences(passage)[1]
+    if any(f.startswith(flat) and not f[len(flat) : len(flat) + 1].isalnum() for f in flat_from):
         return None  # the passage's own words, from the start of one of its sentences
+    p = _analyse(passage)
     for rule in (_quotes, _numbers, _names, _negation, _roles):
         v = rule(c, p)
         if v is not None:
@@ -848,6 +851,14 @@ class _Analysed:
 
 # keyed by the text: passages recur across questions, and a rebuild's changed one is a new key
 @lru_cache(maxsize=1024)
+def _sentences(passage: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The passage's sentences normalised, and the passage from each sentence on, flattened."""
+    sentences = tuple(_norm(passage[s:e]) for s, e in sentence_spans(passage))
+    flats = [re.sub(r"\s+", " ", re.sub("[\"‹›']", "", x).lower()) for x in sentences]
+    return sentences, tuple(" ".join(flats[i:]) for i in range(len(flats)))
+
+
+@lru_cache(maxsize=1024)
 def _analyse(passage: str) -> _Analysed:
     text = _norm(passage)
     toks = _tokens(text)
@@ -860,8 +871,7 @@ def _analyse(passage: str) -> _Analysed:
     ]
     months, days = _dates_in(text, toks)
     names = _names_in(text, toks)
-    sentences = [_norm(passage[s:e]) for s, e in sentence_spans(passage)]
-    flats = [re.sub(r"\s+", " ", re.sub("[\"‹›']", "", x).lower()) for x in sentences]
+    sentences, flat_from = _sentences(passage)
     sentence_words = []
     for s in sentences:
         ws = _neg_words(s)
@@ -871,7 +881,7 @@ def _analyse(passage: str) -> _Analysed:
         relations.update(_relations(s))
     return _Analysed(
         flat=_flat(text),
-        flat_from=[" ".join(flats[i:]) for i in range(len(flats))],
+        flat_from=list(flat_from),
         numbers=numbers,
         months=months,
         weekdays=days,

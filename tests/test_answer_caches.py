@@ -8,7 +8,7 @@ import random
 import numpy as np
 
 from bot.answerers.extractive import ExtractiveAnswerer
-from bot.claimcheck import _analyse, violation
+from bot.claimcheck import _analyse, _sentences, violation
 from bot.gate import _held, gate
 from bot.passages import NumberedPassage
 from bot.retrieval import KeywordIndex, _may_copy
@@ -107,11 +107,21 @@ def test_the_per_text_analyses_give_what_a_fresh_analysis_gives() -> None:
     claim = "The farm will supply electricity to about 12,000 homes."
     question = "How many homes will the Ardent solar farm supply in 2031?"
     warm = (gate(question, passages, lambda t: 1.0), violation(claim, SOLAR))
-    for cache in (_cached_terms, _held, _analyse):
+    for cache in (_cached_terms, _held, _analyse, _sentences):
         cache.cache_clear()
 
     assert (gate(question, passages, lambda t: 1.0), violation(claim, SOLAR)) == warm
     assert warm[0].missing == ("2031",)
+
+
+def test_a_quoted_claim_is_checked_without_the_full_analysis() -> None:
+    passage = WIND + " The harbour master said the work would start in May."
+    misses = _analyse.cache_info().misses
+
+    assert violation("The developer said the turbines were the tallest ever.", passage) is None
+    assert _analyse.cache_info().misses == misses  # only its sentences were read
+    assert violation("The turbines will add 500 megawatts.", passage).rule == "number"
+    assert _analyse.cache_info().misses == misses + 1
 
 
 def test_idf_is_kept_per_generation() -> None:
