@@ -858,7 +858,8 @@ def _sentences(passage: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return sentences, tuple(" ".join(flats[i:]) for i in range(len(flats)))
 
 
-@lru_cache(maxsize=1024)
+# tens of kB each; quoted claims (the extractive answerer's) never need one
+@lru_cache(maxsize=256)
 def _analyse(passage: str) -> _Analysed:
     text = _norm(passage)
     toks = _tokens(text)
