@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run index stats ask chat test lint typecheck format eval eval-claims bench bench-bot calibrate recency-grid clean
+.PHONY: setup run index stats ask chat test lint typecheck format eval eval-claims bench bench-bot bench-scale calibrate recency-grid clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("citebot needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -77,6 +77,12 @@ recency-grid: setup
 
 bench-bot: setup
 	$(BIN)/python benchmarks/bot_load.py
+
+# synthetic libraries of 50k/150k/300k chunks: ready time, RSS, answer p95, no-change rebuild
+# (issue 12); make bench-scale SIZES=50000 for one size
+SIZES ?= 50000,150000,300000
+bench-scale: setup
+	$(BIN)/python benchmarks/scale_bench.py --corpus $(EVAL)/corpus.jsonl --questions $(EVAL)/questions.jsonl --sizes $(SIZES)
 
 clean:
 	rm -rf .citebot
