@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot.text import STOPWORDS, content_terms, words
+from bot.text import STOPWORDS, content_terms, split_hyphenated, words
 
 History = Sequence[tuple[str, str]]  # (question, answer text), oldest first
 
@@ -47,7 +47,7 @@ def carry_terms(question: str, history: History, max_terms: int = 8) -> str:
     have = set(content_terms(question))
     carried: list[str] = []
     # hyphenated words apart, as the question itself is asked: "Russia-China" → Russia, China
-    for w in words(re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", history[-1][0])):
+    for w in words(split_hyphenated(history[-1][0])):
         if w in STOPWORDS or w in _ASKING or (w.isdigit() and len(w) < 4):
             continue
         stem = content_terms(w)

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from bot.passages import NumberedPassage
 from bot.scoring import Idf, coverage
-from bot.text import STOPWORDS, content_terms, words
+from bot.text import STOPWORDS, content_terms, split_hyphenated, words
 
 # A missing number is the near-miss that misleads most ("report 105" for "report 5"): it
 # halves the score. Missing names lower it by up to half, by their share of the question's
@@ -24,7 +24,6 @@ from bot.text import STOPWORDS, content_terms, words
 MISSING_NUMBER_FACTOR = 0.5
 MISSING_NAME_WEIGHT = 0.5
 
-_HYPHENATED = re.compile(r"(?<=[A-Za-z])-(?=[A-Za-z])")
 _DOTTED = re.compile(r"\b(?:[A-Za-z]\.){2,}")  # "U.S.", "U.K."
 _MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b")
 _GREETING = re.compile(
@@ -58,7 +57,7 @@ def normalise_question(question: str) -> str:
     trade was?": articles write "Russia–China", "Russia-China" and "Russia and China", and a
     question's compound must not count as one word that no article holds.
     """
-    q = " ".join(_MENTION.sub(" ", _HYPHENATED.sub(" ", question)).split())
+    q = " ".join(_MENTION.sub(" ", split_hyphenated(question)).split())
     previous = None
     while previous != q:  # "Hi! Please, could you tell me …": each layer peels off in turn
         previous = q
@@ -132,7 +131,7 @@ def _held(text: str) -> tuple[frozenset[str], frozenset[str]]:
     questions (a rebuild's changed text is a new key)."""
     numbers = frozenset(n for w in words(text) if (n := _number(w)) is not None)
     # "U.S." holds "US", "Russia-China" holds "Russia"
-    plain = _HYPHENATED.sub(" ", _DOTTED.sub(lambda m: m[0].replace(".", ""), text))
+    plain = split_hyphenated(_DOTTED.sub(lambda m: m[0].replace(".", ""), text))
     return numbers, frozenset(content_terms(text)) | frozenset(content_terms(plain))
 
 

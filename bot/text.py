@@ -64,5 +64,13 @@ def stemmed_terms(text: str) -> list[str]:
     return _stemmer().stemWords(ws) if ws else []
 
 
+_HYPHENATED = re.compile(r"(?<=[A-Za-z])-(?=[A-Za-z])")
+
+
+def split_hyphenated(text: str) -> str:
+    """Hyphenated words apart: "Russia-China" → "Russia China", as articles also write it."""
+    return _HYPHENATED.sub(" ", text)
+
+
 def has_words(text: str) -> bool:
     return bool(re.search(r"[^\W_]", text))
