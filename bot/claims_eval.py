@@ -629,7 +629,7 @@ def run_claims_eval(
     """Generate claims from `limit` sentences of the corpus and run each through `check()`."""
     t0 = time.perf_counter()
     chunks = load_chunks(corpus, embedder, max_tokens, overlap_tokens)
-    idf = KeywordIndex([Passage(c.id, c.text, c.metadata()) for c in chunks]).idf
+    idf = KeywordIndex.of([Passage(c.id, c.text, c.metadata()) for c in chunks]).idf
     rng = random.Random(seed)
     pools = Pools.of(chunks, rng)
     picked = pick_sentences(chunks, limit, rng)

@@ -7,7 +7,7 @@ import math
 import re
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,11 +19,12 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from bot.text import content_terms, stemmed_terms
+from bot.text import content_terms
 from bot.wire import WIRE_JACCARD, is_copy, outlet, shingles
 from index.embeddings import Embedder
 from index.errors import CitebotError
 from index.store import GenerationReader, IndexReader, Passage
+from index.store.files import GenerationFiles
 
 log = logging.getLogger(__name__)
 
@@ -48,44 +49,57 @@ def parse_date(text: str) -> date | None:
 
 
 class KeywordIndex:
-    """BM25 over the stored chunks (title + passage), built once per index generation."""
+    """BM25 and the passage table of one index generation, read from its files (see
+    `index.store.files`): nothing is tokenised or held whole by the answering process."""
 
-    def __init__(self, passages: list[Passage]) -> None:
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG
-
-        self.passages = passages
-        self.by_id = {p.id: p for p in passages}
-        self.by_article: dict[str, list[Passage]] = defaultdict(list)
-        for p in passages:
-            self.by_article[_article(p)].append(p)
+    def __init__(self, files: GenerationFiles) -> None:
+        self.files = files
         self._shingles: dict[str, frozenset[int]] = {}
         self._shingles_lock = threading.Lock()
-        corpus = [stemmed_terms(f"{p.metadata.get('title', '')}\n{p.text}") for p in passages]
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(corpus, show_progress=False)
-        df: Counter[str] = Counter()
-        for terms in corpus:
-            df.update(set(terms))
-        self._n = max(1, len(corpus))
-        self._df = df
-        # one answer asks the idf of each sentence's words many times over; df is fixed for
-        # this generation, so the values never go stale (a rebuild makes a new KeywordIndex)
+        self._n = max(1, len(files))
+        # one answer asks the idf of each sentence's words many times over; the files are fixed
+        # for this generation, so the values never go stale (a rebuild makes a new KeywordIndex)
         self._idf: dict[str, float] = {}
-        # the day parsed at ingest (`Provenance.date`); an older index's date is read as a day
-        dates = {_article(p): parse_date(p.provenance.date) for p in passages}
-        self.dates: dict[str, date] = {a: d for a, d in dates.items() if d}
         # The library's "now": its newest article; a mistyped future date doesn't count.
-        today = date.today()
-        self.newest = max((d for d in self.dates.values() if d <= today), default=None)
+        days = np.asarray(files.article_days)
+        dated = days[(days > 0) & (days <= date.today().toordinal())]
+        self.newest = date.fromordinal(int(dated.max())) if dated.size else None
+
+    @classmethod
+    def of(cls, passages: list[Passage]) -> KeywordIndex:
+        """An index of passages in memory (tools and tests)."""
+        return cls(GenerationFiles.of((p.id, p.text, p.metadata) for p in passages))
+
+    @property
+    def passages(self) -> list[Passage]:
+        """Every stored chunk (read in full: for /sources and the eval, not for answering)."""
+        return [self.passage(row) for row in range(len(self.files))]
+
+    def passage(self, row: int) -> Passage:
+        files = self.files
+        return Passage(files.ids[row], files.text(row), files.metadata(row))
+
+    def by_id(self, chunk_id: str) -> Passage | None:
+        row = self.files.row_of.get(chunk_id)
+        return None if row is None else self.passage(row)
+
+    def article_passages(self, article_id: str) -> list[Passage]:
+        number = self.files.article_number.get(article_id)
+        if number is None:
+            return []
+        return [self.passage(row) for row in self.files.rows_of_article(number)]
+
+    def day(self, article_id: str) -> date | None:
+        number = self.files.article_number.get(article_id)
+        ordinal = int(self.files.article_days[number]) if number is not None else 0
+        return date.fromordinal(ordinal) if ordinal else None
 
     def freshness(self, article_id: str, as_of: date | None, days: float) -> float:
         """1 for an article of the day `as_of` (default: the newest), decaying e-fold per `days`.
 
         Undated articles and articles from after `as_of` get 0.
         """
-        d, ref = self.dates.get(article_id), as_of or self.newest
+        d, ref = self.day(article_id), as_of or self.newest
         if d is None or ref is None or d > ref:
             return 0.0
         return math.exp(-(ref - d).days / days)
@@ -95,7 +109,7 @@ class KeywordIndex:
         with self._shingles_lock:
             found = self._shingles.get(article_id)
         if found is None:
-            found = shingles(self.by_article.get(article_id, []))
+            found = shingles(self.article_passages(article_id))
             with self._shingles_lock:
                 if len(self._shingles) >= SHINGLE_CACHE:
                     self._shingles.clear()
@@ -103,14 +117,14 @@ class KeywordIndex:
         return found
 
     def published_after(self, article_id: str, as_of: date) -> bool:
-        d = self.dates.get(article_id)
+        d = self.day(article_id)
         return d is not None and d > as_of
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term (unknown terms count as rare)."""
         found = self._idf.get(term)
         if found is None:
-            df = self._df.get(term, 0)
+            df = self.files.document_frequency(term)
             found = math.log(1 + (self._n - df + 0.5) / (df + 0.5))
             if len(self._idf) >= IDF_CACHE:
                 self._idf.clear()
@@ -119,16 +133,9 @@ class KeywordIndex:
 
     def search(self, query: str, k: int) -> list[tuple[Passage, float]]:
         terms = content_terms(query)
-        if not terms or not self.passages:
+        if not terms:
             return []
-        docs, scores = self._bm25.retrieve(
-            [terms], k=min(k, len(self.passages)), show_progress=False
-        )
-        return [
-            (self.passages[int(d)], float(s))
-            for d, s in zip(docs[0], scores[0], strict=True)
-            if s > 0
-        ]
+        return [(self.passage(row), score) for row, score in self.files.search(terms, k)]
 
 
 @dataclass(frozen=True)
@@ -144,8 +151,8 @@ class Snapshot:
 
     @classmethod
     def of(cls, reader: GenerationReader) -> Snapshot:
-        """Read a generation's passages and index them (seconds on a large library)."""
-        return cls(reader, KeywordIndex(reader.passages()))
+        """Map a generation's files (written from the store first when this machine has none)."""
+        return cls(reader, KeywordIndex(reader.files()))
 
     @property
     def generation(self) -> str:
@@ -350,12 +357,11 @@ class HybridRetriever(BaseRetriever):
     ) -> dict[str, list[tuple[Passage, float]]]:
         """The dense and the BM25 candidates, best first, without articles from after `as_of`."""
         keyword = snap.keyword
-        # the passages are in memory for BM25 already; Chroma only ranks them (an id that the
-        # keyword index lacks belongs to a build being switched to, and waits for the switch)
+        # the passages are in the generation's files; Chroma only ranks them
         dense = [
-            (keyword.by_id[i], score)
+            (p, score)
             for i, score in snap.reader.nearest_ids(qvec, self.candidates)
-            if i in keyword.by_id
+            if (p := keyword.by_id(i)) is not None
         ]
         rankings = {"dense": dense, "bm25": keyword.search(query, self.candidates)}
         if as_of is None:

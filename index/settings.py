@@ -27,6 +27,7 @@ class IndexSettings(Section):
     articles_dir: Path
     max_article_chars: int
     chroma_path: Path
+    index_files_path: Path | None
     chroma_host: str | None
     chroma_port: int
     collection: str
@@ -109,6 +110,9 @@ class Settings(BaseSettings):
     # a longer article is skipped (and reported): 1,000,000 characters are about 1,000 passages
     max_article_chars: int = Field(1_000_000, ge=1, alias="MAX_ARTICLE_CHARS")
     chroma_path: Path = Field(Path(".citebot/chroma"), alias="CHROMA_PATH")
+    # each generation's keyword index and passage table, mapped by answering processes;
+    # unset: beside CHROMA_PATH (`<CHROMA_PATH>-files`)
+    index_files_path: Path | None = Field(None, alias="INDEX_FILES_PATH")
     chroma_host: str | None = Field(None, alias="CHROMA_HOST")
     chroma_port: int = Field(8000, alias="CHROMA_PORT")
     collection: str = Field("articles", alias="COLLECTION")
@@ -213,6 +217,7 @@ class Settings(BaseSettings):
     @field_validator(
         "discord_token",
         "chroma_host",
+        "index_files_path",
         "llm_base_url",
         "discord_dev_guild",
         "reindex_role",

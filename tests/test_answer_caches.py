@@ -126,7 +126,7 @@ def test_a_quoted_claim_is_checked_without_the_full_analysis() -> None:
 
 def test_idf_is_kept_per_generation() -> None:
     def index(texts: list[str]) -> KeywordIndex:
-        return KeywordIndex(
+        return KeywordIndex.of(
             [Passage(f"a{i}", t, {"article_id": f"a{i}", "title": ""}) for i, t in enumerate(texts)]
         )
 

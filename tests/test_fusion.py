@@ -41,7 +41,7 @@ class ScriptedReader:
 def retriever(passages: list[Passage], dense: list[str], **kw) -> HybridRetriever:
     index = SearchIndex.__new__(SearchIndex)  # no store: the snapshot is the whole index
     index._snapshot = Snapshot(
-        ScriptedReader(dense, kw.pop("cosine", None)), KeywordIndex(passages)
+        ScriptedReader(dense, kw.pop("cosine", None)), KeywordIndex.of(passages)
     )
     return HybridRetriever(index=index, embedder=None, **{"k": 4, "per_article": 2} | kw)
 

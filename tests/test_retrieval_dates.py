@@ -98,7 +98,7 @@ def _passage(aid: str, day: str) -> Passage:
 
 def test_freshness_decays_from_the_newest_article_and_ignores_bad_dates():
     future = (date.today() + timedelta(days=3650)).isoformat()
-    index = KeywordIndex(
+    index = KeywordIndex.of(
         [
             _passage("new", "2022-08-20"),
             _passage("old", "2022-04-22"),

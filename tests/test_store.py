@@ -35,7 +35,9 @@ def records(article: str, texts: list[str]) -> dict[str, tuple[str, dict]]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> IndexStore:
-    return IndexStore(connect(None, 0, tmp_path / "chroma"), "news", "a test store")
+    return IndexStore(
+        connect(None, 0, tmp_path / "chroma"), "news", "a test store", files=tmp_path / "files"
+    )
 
 
 def publish(store: IndexStore, recs: dict[str, tuple[str, dict]]) -> str:
@@ -161,15 +163,70 @@ def test_a_snapshot_that_cannot_be_made_leaves_the_old_one_answering(store, monk
     old = publish(store, records("a", ["the harbour reopened"]))
     index = SearchIndex(store.reader())
     new = publish(store, records("b", ["the harbour closed"]))
-    passages = GenerationReader.passages
+    files = GenerationReader.files
 
     def unreadable(self):
         raise CitebotError("the store went away")
 
-    monkeypatch.setattr(GenerationReader, "passages", unreadable)
+    monkeypatch.setattr(GenerationReader, "files", unreadable)
     with pytest.raises(CitebotError):
         index.refresh()
     assert index.snapshot().generation == old
 
-    monkeypatch.setattr(GenerationReader, "passages", passages)
+    monkeypatch.setattr(GenerationReader, "files", files)
     assert index.refresh() and index.snapshot().generation == new
+
+
+def test_a_build_writes_the_files_readers_map_instead_of_the_store(store, monkeypatch) -> None:
+    gen = publish(store, records("a", ["the harbour reopened", "ferries run again"]))
+    assert (store.files / gen / "meta.json").exists()
+
+    def no_store_reads(self):
+        raise AssertionError("the answering side read every record from the store")
+
+    monkeypatch.setattr(GenerationReader, "records", no_store_reads)
+    retriever = HybridRetriever(index=SearchIndex(store.reader()), embedder=AxisEmbedder(), k=4)
+
+    docs = retriever.search("ferries")
+    assert docs[0].metadata["chunk_id"] == "a-1"
+    assert docs[0].page_content == "ferries run again"
+    assert docs[0].metadata["title"] == "a"
+
+
+def test_a_reader_without_files_writes_them_once_from_the_store(store, monkeypatch) -> None:
+    import shutil
+
+    gen = publish(store, records("a", ["the harbour reopened"]))
+    shutil.rmtree(store.files / gen)  # built on another machine, or by an older version
+
+    first = SearchIndex(store.reader()).snapshot()
+    assert (store.files / gen / "meta.json").exists()
+    assert [p.id for p in first.passages()] == ["a-0"]
+
+    def no_store_reads(self):
+        raise AssertionError("the files were written again")
+
+    monkeypatch.setattr(GenerationReader, "records", no_store_reads)
+    assert SearchIndex(store.reader()).snapshot().keyword.search("harbour", 3)[0][0].id == "a-0"
+
+
+def test_pruning_drops_the_files_of_dropped_generations(store) -> None:
+    gens = [publish(store, records(a, [f"{a} text"])) for a in ("a", "b", "c")]
+    (store.files / "other__g123").mkdir()  # another collection's files stay
+
+    assert sorted(p.name for p in store.files.iterdir()) == sorted([*gens[1:], "other__g123"])
+
+
+def test_a_build_reads_the_live_metadata_from_its_files(store, monkeypatch) -> None:
+    from index.store import generations
+
+    recs = records("a", ["the harbour reopened", "ferries run again"])
+    gen = publish(store, recs)
+
+    def paged(col):
+        raise AssertionError("read every record's metadata from the store")
+
+    monkeypatch.setattr(generations, "_metadata", paged)
+    with store.build(SIGNATURE) as build:
+        assert build.live_name == gen
+        assert build.live_metadata == {cid: meta for cid, (_, meta) in recs.items()}

@@ -27,6 +27,7 @@ from index.settings import IndexSettings
 from index.store.chroma import (
     create_generation,
     delete_collection,
+    generation_prefix,
     iter_records,
     list_generations,
     make_client,
@@ -35,6 +36,7 @@ from index.store.chroma import (
     where_is,
     write_pointer,
 )
+from index.store.files import FilesWriter, files_folder, open_files, prune_files
 from index.store.lease import LEASE_SECONDS, BuildLease, acquire_lease, leased_generations
 from index.store.reader import IndexReader
 
@@ -56,18 +58,33 @@ def compatible(meta: dict[str, Any] | None, signature: dict[str, Any]) -> bool:
 class IndexStore:
     """The generations of one collection: pointer, create, copy, write, switch, prune, lease.
 
-    It is given only what it needs: a client, the collection name, where that is (for messages)
-    and, for an embedded store, the folder whose free space explains a failed write.
+    It is given only what it needs: a client, the collection name, where that is (for messages),
+    for an embedded store the folder whose free space explains a failed write, and the folder
+    of the generations' files (`index.store.files`; None: none are written).
     """
 
-    def __init__(self, client, name: str, where: str, disk: Path | None = None) -> None:
+    def __init__(
+        self,
+        client,
+        name: str,
+        where: str,
+        disk: Path | None = None,
+        files: Path | None = None,
+    ) -> None:
         self.client, self.name, self.where, self.disk = client, name, where, disk
+        self.files = files
 
     @classmethod
     def open(cls, settings: IndexSettings) -> IndexStore:
         """The store the settings name (`CHROMA_HOST`, else `CHROMA_PATH`)."""
         disk = None if settings.chroma_host else settings.chroma_path
-        return cls(make_client(settings), settings.collection, where_is(settings), disk)
+        return cls(
+            make_client(settings),
+            settings.collection,
+            where_is(settings),
+            disk,
+            files_folder(settings),
+        )
 
     def pointer(self) -> dict[str, Any]:
         """The pointer's metadata: `active`, `previous`, `model`, … ({} when never built)."""
@@ -79,7 +96,7 @@ class IndexStore:
 
     def reader(self) -> IndexReader:
         """The live index for reading; `IndexNotBuiltError` when there is none yet."""
-        return IndexReader(self.client, self.name, self.where)
+        return IndexReader(self.client, self.name, self.where, self.files)
 
     @contextlib.contextmanager
     def build(
@@ -107,6 +124,8 @@ class IndexStore:
         for gen in self.generations():
             if gen not in keep:
                 delete_collection(self.client, gen)
+        kept = {g for g in keep if g} & set(self.generations())
+        prune_files(self.files, generation_prefix(self.name), kept)
 
     def stats(self) -> dict[str, Any]:
         """Articles, chunks, model, collection and location of the live index."""
@@ -207,9 +226,10 @@ class GenerationBuild:
         sources = store._reusable(signature, full, pointer)
         self._live = None
         self.live_metadata: dict[str, dict[str, Any]] = {}
+        self._live_files = open_files(store.files, self.live_name) if self.live_name else None
         if sources and sources[0][0].name == self.live_name:
             try:
-                self._live, self.live_metadata = sources[0][0], _metadata(sources[0][0])
+                self._live, self.live_metadata = sources[0][0], self._read_live(sources[0][0])
             except Exception as exc:  # readers fail on it too: a new generation replaces it
                 log.warning(
                     "the live generation %s cannot be read: %s", self.live_name, one_line(exc)
@@ -222,6 +242,14 @@ class GenerationBuild:
                 for cid in ids or ():
                     self._have.setdefault(cid, col)
         self.generation: str | None = None
+        self._writer: FilesWriter | None = None
+
+    def _read_live(self, col) -> dict[str, dict[str, Any]]:
+        """The live records' metadata: from its files (one read), else paged from the store."""
+        files = self._live_files
+        if files is not None and len(files) == col.count():
+            return files.all_metadata()
+        return _metadata(col)
 
     @property
     def has_live(self) -> bool:
@@ -249,6 +277,9 @@ class GenerationBuild:
             self._col = create_generation(
                 self.store.client, gen, {**self.signature, "status": "building"}
             )
+        if self.store.files is not None:
+            # the live files lend the terms of unchanged passages
+            self._writer = FilesWriter(self.store.files, self._live_files)
         return gen
 
     def carry(self, ids: list[str]) -> None:
@@ -262,6 +293,8 @@ class GenerationBuild:
                     documents=page["documents"],
                     metadatas=page["metadatas"],
                 )
+                if self._writer is not None:
+                    self._writer.add(page["ids"], page["documents"], page["metadatas"])
 
     def reuse(self, records: Records) -> None:
         """Records (id → text, metadata) written with the vectors already stored for them,
@@ -285,12 +318,16 @@ class GenerationBuild:
     def _upsert(self, ids: Sequence[str], vectors: np.ndarray, records: Records) -> None:
         for i in range(0, len(ids), WRITE_BATCH):
             part = ids[i : i + WRITE_BATCH]
+            texts = [records[cid][0] for cid in part]
+            metadatas = [records[cid][1] for cid in part]
             self._col.upsert(
                 ids=list(part),
                 embeddings=vectors[i : i + WRITE_BATCH],
-                documents=[records[cid][0] for cid in part],
-                metadatas=[records[cid][1] for cid in part],
+                documents=texts,
+                metadatas=metadatas,
             )
+            if self._writer is not None:
+                self._writer.add(list(part), texts, metadatas)
 
     def switch(self, chunks: int, articles: int) -> None:
         """Point readers at the new generation, if this build still holds the lease and the
@@ -310,6 +347,9 @@ class GenerationBuild:
                     f"the new index holds {held} chunks, expected {chunks}; "
                     "the live index is unchanged"
                 )
+            if self._writer is not None:
+                # before the switch: a reader of the new generation finds its files in place
+                self._writer.finish(gen)
             col.modify(metadata={**self.signature, "status": "complete", "articles": articles})
             write_pointer(
                 client,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +14,7 @@ from index.errors import IndexNotBuiltError, StoreError
 from index.provenance import Provenance
 from index.settings import IndexSettings
 from index.store.chroma import generation_count, iter_records, make_client, read_pointer, where_is
+from index.store.files import GenerationFiles, ensure_files, files_folder
 
 
 @dataclass
@@ -29,16 +33,30 @@ class Passage:
 class GenerationReader:
     """Read access to one generation; it never changes, so holders see one consistent index."""
 
-    def __init__(self, client, generation: str, collection) -> None:
+    def __init__(self, client, generation: str, collection, files: Path | None = None) -> None:
         self.client, self.generation, self._collection = client, generation, collection
+        self._folder = files
+        self._files: GenerationFiles | None = None
+        self._files_lock = threading.Lock()
 
-    def passages(self) -> list[Passage]:
-        """Every stored chunk with its text and metadata (for keyword search)."""
-        out: list[Passage] = []
+    def records(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored chunk as (id, text, metadata), paged from the store."""
         for page in iter_records(self._collection, ["documents", "metadatas"]):
             for i, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
-                out.append(Passage(i, doc or "", dict(meta or {})))
-        return out
+                yield i, doc or "", dict(meta or {})
+
+    def files(self) -> GenerationFiles:
+        """The generation's keyword index and passage table (written from the store once, when
+        the build that made the generation wrote none where this process looks)."""
+        with self._files_lock:
+            if self._files is None:
+                self._files = ensure_files(self._folder, self.generation, self.records)
+            return self._files
+
+    def passages(self) -> list[Passage]:
+        """Every stored chunk with its text and metadata (tools and the eval; answering reads
+        `files()`)."""
+        return [Passage(i, text, meta) for i, text, meta in self.records()]
 
     def _nearest(self, vector: np.ndarray, k: int, include: list[str]) -> dict:
         return self._collection.query(
@@ -92,8 +110,8 @@ class IndexReader:
     reading the generation it took.
     """
 
-    def __init__(self, client, name: str, where: str) -> None:
-        self.client, self.name, self.where = client, name, where
+    def __init__(self, client, name: str, where: str, files: Path | None = None) -> None:
+        self.client, self.name, self.where, self.files = client, name, where, files
         self.live = self.open_live()
 
     def open_live(self, known: GenerationReader | None = None) -> GenerationReader:
@@ -109,7 +127,7 @@ class IndexReader:
             collection = self.client.get_collection(active, embedding_function=None)
         except Exception as exc:
             raise StoreError(f"the live index {active} cannot be opened: {exc}") from exc
-        return GenerationReader(self.client, active, collection)
+        return GenerationReader(self.client, active, collection, self.files)
 
     def refresh(self) -> bool:
         """Follow the pointer; True when the live generation changed since the last call."""
@@ -140,7 +158,9 @@ class IndexReader:
 
 def open_index(settings: IndexSettings) -> IndexReader:
     """Open the live index for reading; `IndexNotBuiltError` when there is none yet."""
-    return IndexReader(make_client(settings), settings.collection, where_is(settings))
+    return IndexReader(
+        make_client(settings), settings.collection, where_is(settings), files_folder(settings)
+    )
 
 
 def live_generation(settings: IndexSettings) -> str | None:
