@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -115,17 +114,11 @@ class Pipeline:
 
     def sources(self) -> list[ArticleInfo]:
         """The indexed articles, by title."""
-        counts: Counter[str] = Counter()
-        first: dict[str, ArticleInfo] = {}
-        for p in self.retriever.passages():
-            prov = p.provenance
-            aid = prov.article_id or p.id
-            counts[aid] += 1
-            first.setdefault(aid, ArticleInfo(prov.title, prov.url, prov.source, 0, prov.date))
-        return sorted(
-            (ArticleInfo(a.title, a.url, a.source, counts[k], a.date) for k, a in first.items()),
-            key=lambda a: a.title.casefold(),
-        )
+        infos = []
+        for first, count in self.retriever.articles():
+            prov = first.provenance
+            infos.append(ArticleInfo(prov.title, prov.url, prov.source, count, prov.date))
+        return sorted(infos, key=lambda a: a.title.casefold())
 
     def reindex(self, sources: Sequence[Path] | None = None) -> dict:
         """Run the incremental build of `sources` (default ARTICLES_DIR; a library's folders),

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -74,6 +75,12 @@ class KeywordIndex:
     def passages(self) -> list[Passage]:
         """Every stored chunk (read in full: for /sources and the eval, not for answering)."""
         return [self.passage(row) for row in range(len(self.files))]
+
+    def articles(self) -> Iterator[tuple[Passage, int]]:
+        """Each article's first passage and how many passages it has (for /sources)."""
+        for number in range(len(self.files.article_ids)):
+            rows = self.files.rows_of_article(number)
+            yield self.passage(rows.start), len(rows)
 
     def passage(self, row: int) -> Passage:
         files = self.files
@@ -288,8 +295,12 @@ class HybridRetriever(BaseRetriever):
         return self.index.snapshot().generation
 
     def passages(self) -> list[Passage]:
-        """Every stored chunk of the live index (for /sources and the eval)."""
+        """Every stored chunk of the live index (for the eval)."""
         return self.index.snapshot().passages()
+
+    def articles(self) -> list[tuple[Passage, int]]:
+        """Each article of the live index: its first passage and its number of passages."""
+        return list(self.index.snapshot().keyword.articles())
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term in the live index."""
