@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.articles import Article, ParseResult, load_articles
+from index.articles import MAX_FILE_BYTES, Article, ParseResult, iter_files, load_articles
 from index.chunking import CHUNKING_VERSION, Chunk, chunk_article
 from index.embeddings import Embedder
 from index.errors import CitebotError, StoreWriteError
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded
 FINGERPRINT = "article_hash"  # metadata key of `article_fingerprint`
+# what reading files into chunks depends on besides their bytes: bump when parsing changes
+READING_VERSION = 1
 
 
 @dataclass
@@ -83,6 +86,50 @@ def article_fingerprint(article: Article) -> str:
     return h.hexdigest()[:16]
 
 
+def source_manifest(
+    roots: list[Path], settings: IndexSettings, signature: dict[str, Any]
+) -> dict[str, Any]:
+    """What a build reads: each file's name and content hash (or why it is skipped), and what
+    reading and embedding depend on besides. Equal manifests yield the same index, so a build
+    whose manifest is the live generation's has nothing to do and parses no article."""
+    files: dict[str, str] = {}
+    for path, source, why in iter_files(roots):
+        files[source] = why or _content_hash(path)
+    return {
+        "reading": f"r{READING_VERSION}-c{CHUNKING_VERSION}-max{settings.max_article_chars}",
+        "signature": signature,
+        "files": files,
+    }
+
+
+def _content_hash(path: Path) -> str:
+    try:
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_FILE_BYTES:  # refused by the parser: its size is what counts
+                return f"too big: {size}"
+            return hashlib.file_digest(fh, "sha1").hexdigest()
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+
+
+def _unchanged(store: IndexStore, manifest: dict[str, Any], lease_seconds: float):
+    """The report of a build with nothing to do, when the live generation's build read exactly
+    what this one would; None otherwise (or when it was not recorded)."""
+    known = store.live_manifest()
+    if not known or any(known.get(k) != v for k, v in manifest.items()):
+        return None
+    done = known.get("report") or {}
+    store.tidy(lease_seconds)
+    return BuildReport(
+        articles=int(done.get("articles", 0)),
+        chunks=int(done.get("chunks", 0)),
+        unchanged=int(done.get("chunks", 0)),
+        skipped_files=list(done.get("skipped_files", [])),
+        collection=str(store.pointer().get("active", "")),
+    )
+
+
 def _kept_from_unreadable(live_meta: dict[str, dict], parsed: ParseResult) -> list[str]:
     """Live chunks of articles that files not read in full no longer yield: they stay.
 
@@ -122,6 +169,12 @@ def build_index(
     """
     t0 = time.perf_counter()
     roots = list(sources) if sources else [settings.articles_dir]
+    signature = index_signature(settings, embedder)
+    manifest = source_manifest(roots, settings, signature)
+    store = IndexStore.open(settings)
+    if not full and (unchanged := _unchanged(store, manifest, lease_seconds)) is not None:
+        unchanged.seconds = round(time.perf_counter() - t0, 3)
+        return unchanged
     parsed = load_articles(roots, settings.max_article_chars)
     if not parsed.articles:
         raise CitebotError(
@@ -129,9 +182,8 @@ def build_index(
             + (f" ({len(parsed.skipped)} file(s) skipped)" if parsed.skipped else "")
             + "; the live index is unchanged"
         )
-    store = IndexStore.open(settings)
-    with store.build(index_signature(settings, embedder), full, lease_seconds) as build:
-        report = _build(build, settings, embedder, parsed, progress)
+    with store.build(signature, full, lease_seconds) as build:
+        report = _build(build, settings, embedder, parsed, progress, manifest)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 
@@ -142,9 +194,10 @@ def _build(
     embedder: Embedder,
     parsed: ParseResult,
     progress: Progress | None,
+    manifest: dict[str, Any] | None = None,
 ) -> BuildReport:
     """Carry unchanged chunks, reuse stored vectors, embed the rest, switch; or keep the live
-    index when nothing changed."""
+    index when nothing changed. `manifest` is recorded with what the build leaves live."""
     live = build.live_metadata
     carried, chunks, records = _cut(build, settings, embedder, parsed)
     report = BuildReport(articles=len(parsed.articles), skipped_files=parsed.skipped)
@@ -160,7 +213,7 @@ def _build(
         and all(live[cid] == meta for cid, (_, meta) in records.items())
     ):
         # an interrupted build of a change since undone leaves a generation behind
-        build.keep_live()
+        build.keep_live(_with_report(manifest, report))
         report.collection = build.live_name or ""
         return report  # the report says "up to date"; a log line would say it twice
 
@@ -171,13 +224,21 @@ def _build(
         todo = [c for c in chunks if not build.has_vector(c.id)]
         report.embedded = len(todo)
         _embed(build, settings, embedder, todo, records, progress)
-        build.switch(report.chunks, report.articles)
+        build.switch(report.chunks, report.articles, _with_report(manifest, report))
     except StoreWriteError:
         build.discard()
         raise
     report.collection, report.switched = gen, True
     log.info("switched %s to %s", settings.collection, gen)
     return report
+
+
+def _with_report(manifest: dict[str, Any] | None, report: BuildReport) -> dict[str, Any] | None:
+    """The manifest with what a later build with nothing to do reports."""
+    if manifest is None:
+        return None
+    done = {"articles": report.articles, "chunks": report.chunks}
+    return {**manifest, "report": {**done, "skipped_files": report.skipped_files}}
 
 
 def _cut(

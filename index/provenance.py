@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 ISO_DAY = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
@@ -46,7 +46,8 @@ class Provenance:
 
     def metadata(self) -> dict[str, str | bool]:
         """Every field, flat, always present (Chroma stores no None)."""
-        return asdict(self)
+        # not `asdict`, which deep-copies each value: a build calls this for every article
+        return {name: getattr(self, name) for name in _field_names(type(self))}
 
     @classmethod
     def from_metadata(cls, md: dict[str, Any]) -> Provenance:
@@ -60,6 +61,16 @@ class Provenance:
         if "date" in values:
             values["date"] = iso_day(values["date"])
         return cls(**values)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per class: a subclass may add fields
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    found = _FIELD_NAMES.get(cls)
+    if found is None:
+        found = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return found
 
 
 class HasProvenance:

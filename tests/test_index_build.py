@@ -209,6 +209,35 @@ def test_second_build_does_not_chunk_again(settings, sample_articles, embedder) 
     assert spy.measured == []
 
 
+def test_build_of_files_unchanged_since_the_live_one_reads_no_article(
+    settings, sample_articles, embedder, monkeypatch
+) -> None:
+    """Once a build has recorded what it read, the next one with the same files only hashes
+    them: at 300k chunks parsing would take most of a no-change build."""
+    (sample_articles / "scan.txt").write_bytes(b"%PDF-1.7\n\x00\x00binary")
+    build_index(settings.index, embedder)
+    confirmed = build_index(settings.index, embedder)  # a build that keeps the live one records too
+    import index.build
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("parsed the articles again")
+
+    monkeypatch.setattr(index.build, "load_articles", no_parsing)
+    again = build_index(settings.index, embedder)
+
+    assert {**again.as_dict(), "seconds": 0} == {**confirmed.as_dict(), "seconds": 0}
+    assert [s["file"] for s in again.skipped_files] == ["scan.txt"]
+
+    # any change of what is read, or of how it is read, parses again
+    monkeypatch.undo()
+    article = sample_articles / "articles-sample.txt"
+    article.write_text(article.read_text() + "\nThe port reopened on Monday.\n")
+    assert build_index(settings.index, embedder).switched
+    monkeypatch.setattr(index.build, "load_articles", no_parsing)
+    with pytest.raises(AssertionError, match="parsed"):
+        build_index(settings.index.model_copy(update={"max_article_chars": 5000}), embedder)
+
+
 def test_edit_chunks_only_the_edited_article_again(settings, sample_articles, embedder) -> None:
     build_index(settings.index, embedder)
     path = sample_articles / "articles-sample.txt"

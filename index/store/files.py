@@ -43,6 +43,7 @@ from index.terms import passage_terms
 log = logging.getLogger(__name__)
 
 FORMAT = 1
+MANIFEST = "manifest.json"  # what the build read (see `index.build.source_manifest`)
 _TMP = ".tmp-"  # folders being written: `.tmp-<generation>-<random>`
 
 
@@ -290,8 +291,9 @@ class FilesWriter:
         bm25 = self._bm25(arrays.pop("token_lists")) if arrays["ids"] else None
         return GenerationFiles(arrays, bm25)
 
-    def finish(self, generation: str) -> Path:
-        """Write the files into a new folder and move it into place whole; returns it."""
+    def finish(self, generation: str, manifest: dict[str, Any] | None = None) -> Path:
+        """Write the files (and the build's manifest) into a new folder and move it into place
+        whole; returns it."""
         if self.folder is None:
             raise ValueError("this writer has no folder")
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -299,6 +301,8 @@ class FilesWriter:
         tmp = self.folder / f"{_TMP}{generation}-{uuid.uuid4().hex[:8]}"
         try:
             self._write(tmp, generation)
+            if manifest is not None:
+                (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
             if target.exists():  # written by a reader that got there first: the same content
                 shutil.rmtree(target, ignore_errors=True)
             os.replace(tmp, target)
@@ -375,6 +379,30 @@ def ensure_files(
     except OSError as exc:  # a read-only or full disk: answer anyway, from memory
         log.warning("could not write the files of %s to %s: %s", generation, folder, exc)
         return writer.in_memory()
+
+
+def read_manifest(folder: Path | None, generation: str) -> dict[str, Any] | None:
+    """The manifest of the build that made (or last confirmed) a generation, if recorded."""
+    if folder is None:
+        return None
+    try:
+        found = json.loads((folder / generation / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def write_manifest(folder: Path | None, generation: str, manifest: dict[str, Any]) -> None:
+    """Record a manifest for a generation whose files exist (a no-change build confirms it)."""
+    if folder is None or not (folder / generation / "meta.json").exists():
+        return
+    tmp = folder / generation / f"{MANIFEST}.{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.write_text(json.dumps(manifest), encoding="utf-8")
+        os.replace(tmp, folder / generation / MANIFEST)
+    except OSError as exc:  # only the next no-change build is slower for it
+        log.warning("could not record the manifest of %s: %s", generation, exc)
+        tmp.unlink(missing_ok=True)
 
 
 def prune_files(folder: Path | None, prefix: str, keep: set[str]) -> None:

@@ -36,7 +36,14 @@ from index.store.chroma import (
     where_is,
     write_pointer,
 )
-from index.store.files import FilesWriter, files_folder, open_files, prune_files
+from index.store.files import (
+    FilesWriter,
+    files_folder,
+    open_files,
+    prune_files,
+    read_manifest,
+    write_manifest,
+)
 from index.store.lease import LEASE_SECONDS, BuildLease, acquire_lease, leased_generations
 from index.store.reader import IndexReader
 
@@ -93,6 +100,21 @@ class IndexStore:
     def generations(self) -> list[str]:
         """Every generation collection of this name, oldest first."""
         return list_generations(self.client, self.name)
+
+    def live_manifest(self) -> dict[str, Any] | None:
+        """What the build of the live generation read (`index.build.source_manifest`), if known."""
+        active = self.pointer().get("active")
+        return read_manifest(self.files, active) if active else None
+
+    def tidy(self, lease_seconds: float = LEASE_SECONDS) -> None:
+        """Drop what interrupted builds left, under the build lease (a build with nothing to
+        do)."""
+        lease = acquire_lease(self.client, self.name, lease_seconds)
+        try:
+            pointer = self.pointer()
+            self.prune(keep={pointer.get("active"), pointer.get("previous")})
+        finally:
+            lease.release()
 
     def reader(self) -> IndexReader:
         """The live index for reading; `IndexNotBuiltError` when there is none yet."""
@@ -264,9 +286,12 @@ class GenerationBuild:
         """Keep the lease (cheap: it writes at most every quarter of the lease)."""
         self.lease.renew()
 
-    def keep_live(self) -> None:
-        """Nothing to write: drop what interrupted builds of a change since undone left."""
+    def keep_live(self, manifest: dict[str, Any] | None = None) -> None:
+        """Nothing to write: drop what interrupted builds of a change since undone left, and
+        record what was read (the next build with nothing to do then reads no article)."""
         self.store.prune(keep={self.live_name, self.previous})
+        if manifest is not None and self.live_name:
+            write_manifest(self.store.files, self.live_name, manifest)
 
     def create(self) -> str:
         """A new, empty generation, noted in the lease so that no pruning removes it."""
@@ -329,9 +354,11 @@ class GenerationBuild:
             if self._writer is not None:
                 self._writer.add(list(part), texts, metadatas)
 
-    def switch(self, chunks: int, articles: int) -> None:
+    def switch(self, chunks: int, articles: int, manifest: dict[str, Any] | None = None) -> None:
         """Point readers at the new generation, if this build still holds the lease and the
-        generation is whole (`chunks` records), then drop all but it and the previous one."""
+        generation is whole (`chunks` records), then drop all but it and the previous one.
+
+        `manifest` (what the build read) is kept with the generation's files."""
         gen, client = self._gen, self.store.client
         with self.store.writing(gen):
             self.lease.renew(force=True)  # fails when another build took the lease meanwhile
@@ -349,7 +376,7 @@ class GenerationBuild:
                 )
             if self._writer is not None:
                 # before the switch: a reader of the new generation finds its files in place
-                self._writer.finish(gen)
+                self._writer.finish(gen, manifest)
             col.modify(metadata={**self.signature, "status": "complete", "articles": articles})
             write_pointer(
                 client,
