@@ -49,12 +49,15 @@ class AnswererUnavailable(CitebotError):
 class AnswererContext:
     """What an answerer may be made from: the model, the idf and the answering settings (the
     LLM_* ones). `chat_model` injects a LangChain chat model (a
-    test's scripted model, or any provider's) in place of the one the settings describe."""
+    test's scripted model, or any provider's) in place of the one the settings describe;
+    `sentence_vectors` looks up the vectors the build kept for passages' sentences
+    (`bot.answerers.extractive.SentenceLookup`), so the extractive answerer needn't embed them."""
 
     embedder: Any
     idf: Callable[[str], float]
     settings: AnsweringSettings
     chat_model: Any = None
+    sentence_vectors: Any = None
 
 
 def answerer_names() -> list[str]:
