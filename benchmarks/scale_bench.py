@@ -9,10 +9,12 @@ generation of the store with the build's metadata, then the switch), without the
 
 Then, per size: a fresh answering process (`build_pipeline`, as `citebot ask` opens it) is
 timed from its start to ready, with its peak RSS, and asks dev questions (answer p50/p95);
-then a no-change rebuild (`build_index` over the same articles) is timed. A reference library
-(10k chunks by default) gives the p95 the others are held to. Targets (issue 12): ready <= 10 s,
-RSS <= 2 GiB, p95 <= 2x the reference's, no-change rebuild <= 10 s; the figures are then
-extrapolated linearly to 1M and 3M chunks.
+then two no-change rebuilds (`build_index` over the same articles) are timed: the first after
+the synthetic write parses every article (a real build records what it read, the write does
+not), the second is what every later build with nothing to do costs, and is held to the
+target. A reference library (10k chunks by default) gives the p95 the others are held to.
+Targets (issue 12): ready <= 10 s, RSS <= 2 GiB, p95 <= 2x the reference's, no-change rebuild
+<= 10 s; the figures are then extrapolated linearly to 1M and 3M chunks.
 
     python benchmarks/scale_bench.py --corpus ../shared/eval/realtimeqa-dev/corpus.jsonl \\
         --questions ../shared/eval/realtimeqa-dev/questions.jsonl --sizes 50000
@@ -226,6 +228,13 @@ def no_change_rebuild(settings, embedder) -> float:
     return seconds
 
 
+def no_change_rebuilds(settings, embedder) -> tuple[float, float]:
+    """The first no-change build after the synthetic write, which parses every article (the
+    write records no manifest of what it read, as a real build does), then a second one: what
+    every later no-change build costs."""
+    return no_change_rebuild(settings, embedder), no_change_rebuild(settings, embedder)
+
+
 def load_questions(path: Path, count: int) -> list[tuple[str, str]]:
     """The first `count` questions and their days."""
     out = []
@@ -269,10 +278,12 @@ def serve(args: argparse.Namespace) -> int:
     print("READY", flush=True)
     ready_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     latencies = []
+    first_ms = None
     for question, day in load_questions(args.questions, args.asks):
         t = time.perf_counter()
         pipeline.ask(question, as_of=parse_date(day))
         latencies.append((time.perf_counter() - t) * 1000)
+        first_ms = latencies[0]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
@@ -280,6 +291,7 @@ def serve(args: argparse.Namespace) -> int:
                 "ready_rss_mib": round(ready_rss),
                 "rss_mib": round(rss),
                 "asks": len(latencies),
+                "first_ms": round(first_ms or 0.0, 1),
                 "p50_ms": round(float(np.percentile(latencies, 50)), 1),
                 "p95_ms": round(float(np.percentile(latencies, 95)), 1),
             }
@@ -302,12 +314,15 @@ def measure_size(
     write_s, chunks = write_library(settings, embedder.name, vectors)
     del vectors
     served = answering_process(work, args, base / f"n{n}-answering.log")
-    rebuild_s = no_change_rebuild(settings, embedder)
+    first_rebuild_s, rebuild_s = no_change_rebuilds(settings, embedder)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    row = {"chunks": chunks, "write_s": round(write_s, 1), "rebuild_s": round(rebuild_s, 2)} | {
-        k: round(v, 2) if isinstance(v, float) else v for k, v in served.items()
-    }
+    row = {
+        "chunks": chunks,
+        "write_s": round(write_s, 1),
+        "first_rebuild_s": round(first_rebuild_s, 2),
+        "rebuild_s": round(rebuild_s, 2),
+    } | {k: round(v, 2) if isinstance(v, float) else v for k, v in served.items()}
     # a long run's figures so far survive an interrupted one
     print(f"measured: {json.dumps(row)}", file=sys.stderr, flush=True)
     return row
@@ -375,17 +390,20 @@ def report(r: dict[str, Any]) -> None:
     print(f"replicas of {r['real_chunks']} real chunks of {r['corpus']}")
     p95_target = f"<= {P95_TARGET_RATIO:.0f}x ref" if ref else "no reference"
     print(
-        f"{'chunks':>8} {'write s':>8} {'ready s':>8} {'RSS MiB':>8} {'p50 ms':>7} "
-        f"{'p95 ms':>7} {'rebuild s':>9}"
+        f"{'chunks':>8} {'write s':>8} {'ready s':>8} {'RSS MiB':>8} {'1st ms':>7} {'p50 ms':>7} "
+        f"{'p95 ms':>7} {'1st rebuild':>11} {'rebuild s':>9}"
     )
-    print(f"{'target':>8} {'':>8} {'<= 10':>8} {'<= 2048':>8} {'':>7} {p95_target:>7} {'<= 10':>9}")
+    print(
+        f"{'target':>8} {'':>8} {'<= 10':>8} {'<= 2048':>8} {'':>7} {'':>7} {p95_target:>7} "
+        f"{'':>11} {'<= 10':>9}"
+    )
     for row in ([ref] if ref else []) + r["sizes"]:
         missed = [METRICS[k][0] for k, ok in row.get("met", {}).items() if not ok]
         tag = "reference" if row is ref else ("MISSED: " + ", ".join(missed) if missed else "ok")
         print(
             f"{row['chunks']:>8} {row['write_s']:>8.1f} {row['ready_s']:>8.2f} "
-            f"{row['rss_mib']:>8} {row['p50_ms']:>7.1f} {row['p95_ms']:>7.1f} "
-            f"{row['rebuild_s']:>9.2f}  {tag}"
+            f"{row['rss_mib']:>8} {row['first_ms']:>7.1f} {row['p50_ms']:>7.1f} "
+            f"{row['p95_ms']:>7.1f} {row['first_rebuild_s']:>11.2f} {row['rebuild_s']:>9.2f}  {tag}"
         )
     ext = r["extrapolation"]
     if not ext:

@@ -140,4 +140,7 @@ def build_pipeline(
 ) -> Pipeline:
     """Load the model and open the live index (`IndexNotBuiltError` when there is none)."""
     embedder = embedder or load_default_embedder(index)
-    return Pipeline(answering, index, embedder, SearchIndex(open_index(index)))
+    search = SearchIndex(open_index(index))
+    # the model's and the vector index's first runs are slow: taken here, not by a question
+    search.warm(embedder.embed(["news"])[0])
+    return Pipeline(answering, index, embedder, search)

@@ -197,6 +197,11 @@ class SearchIndex:
         """The generation answered from now; hold it for the whole of one question."""
         return self._snapshot
 
+    def warm(self, vector: np.ndarray) -> None:
+        """Load the vector index now (Chroma loads it at its first query: on a large library,
+        seconds that the first question would otherwise wait)."""
+        self._snapshot.reader.nearest_ids(vector, 1)
+
     def refresh(self) -> bool:
         """Switch to a newly built generation (if any); True when it switched."""
         with self._lock:
