@@ -99,6 +99,29 @@ def test_the_bot_pipeline_answers_from_the_server(server_settings, embedder) -> 
     assert not server_settings.chroma_path.exists()
 
 
+def test_bots_share_the_keyword_index_the_build_wrote(
+    server_settings, embedder, tmp_path, monkeypatch
+) -> None:
+    """Bots beside the build map its files; a bot on another machine writes them once."""
+    from bot.retrieval import SearchIndex
+    from index.store.files import files_folder
+    from index.store.reader import GenerationReader
+
+    report = build_index(server_settings.index, embedder)
+    elsewhere = server_settings.index.model_copy(update={"index_files_path": tmp_path / "other"})
+    SearchIndex(open_index(elsewhere))  # the first bot of another machine reads the server once
+    assert (tmp_path / "other" / report.collection / "meta.json").exists()
+
+    def no_store_reads(self):
+        raise AssertionError("read every record from the server")
+
+    monkeypatch.setattr(GenerationReader, "records", no_store_reads)
+    for settings in (server_settings.index, elsewhere):  # bots of both machines
+        hits = SearchIndex(open_index(settings)).snapshot().keyword.search("Russia China", 3)
+        assert hits and hits[0][0].metadata["title"]
+    assert (files_folder(server_settings.index) / report.collection / "meta.json").exists()
+
+
 def test_server_keeps_the_index_for_a_new_client(server_settings, embedder) -> None:
     report = build_index(server_settings.index, embedder)
 
