@@ -1,7 +1,7 @@
 """The citation contract, enforced on every answerer's draft.
 
 The draft is split into claims (its sentences; a marker `[n]` belongs to the sentence before
-it), and markers that point to no given passage are removed. A claim is kept when
+it and ends it), and markers that point to no given passage are removed. A claim is kept when
 
 1. **support**: a passage it cites scores at least `SUPPORT_THRESHOLD` (0.5) on 0.6 × the
    IDF-weighted share of the claim's content words found in the passage + 0.4 × the cosine of
@@ -42,6 +42,8 @@ SUPPORT_THRESHOLD = 0.5
 # the reader for .72 of dev questions, against .62 for the claim sentence alone
 QUOTE_CHARS = 400
 _MARKER_GROUP = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+# where a claim ends: after its markers and full stop, or after markers before a capital
+_MARKER_END = re.compile(r"(\d\][.!?][\"”’)]*)\s+(?!\[\d)|(\d\])\s+(?!\[\d)(?=[\"“‘(]?[A-Z0-9])")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ def _claims(text: str) -> list[tuple[str, list[int]]]:
     text = re.sub(
         r"([.!?][\"”’)]*)((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)", lambda m: m[2] + m[1], text
     )
+    # a marker ends its claim even where no capital follows ("… States [1]. -- Inia …") or no
+    # full stop precedes (a headline): merged with the next, a claim is verbatim in neither
+    # passage it cites, and its check needs the model
+    text = _MARKER_END.sub(lambda m: (m[1] or m[2]) + "\n", text)
     out = []
     for s, e in sentence_spans(text):
         sentence = text[s:e]
