@@ -32,7 +32,7 @@ import numpy as np
 from bot.answer import REFUSAL_TEXT, Citation
 from bot.claimcheck import violation
 from bot.passages import NumberedPassage
-from bot.scoring import Idf, coverage, support
+from bot.scoring import Idf, coverage_by, support
 from bot.text import content_terms
 from index.embeddings import Embedder
 from index.sentences import sentence_spans
@@ -99,7 +99,8 @@ def best_quote(claim: str, passage: str, idf: Idf, limit: int = QUOTE_CHARS) -> 
     spans = sentence_spans(passage)
     if not spans:
         return passage[:limit]
-    scores = [coverage(terms, content_terms(passage[s:e]), idf) for s, e in spans]
+    cover = coverage_by(terms, idf)
+    scores = [cover(content_terms(passage[s:e])) for s, e in spans]
     i = max(range(len(spans)), key=lambda k: scores[k])
     lo, hi = spans[i]
     for j in (i - 1, i + 1):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from bot.passages import NumberedPassage
-from bot.scoring import Idf, coverage
+from bot.scoring import Cover, Idf, coverage_by
 from bot.text import STOPWORDS, content_terms, split_hyphenated, words
 
 # A missing number is the near-miss that misleads most ("report 105" for "report 5"): it
@@ -76,14 +76,17 @@ class GateResult:
     missing: tuple[str, ...] = ()
 
 
-def relevance(question: str | list[str], passage: NumberedPassage, idf: Idf) -> float:
+def relevance(
+    question: str | list[str], passage: NumberedPassage, idf: Idf, cover: Cover | None = None
+) -> float:
     """How well a passage fits the question: cosine and rare-word coverage, equally weighted.
 
-    `question` may be given as its content terms already, to stem it once for many passages.
+    `question` may be given as its content terms already, to stem it once for many passages,
+    and `cover` as `coverage_by` of them, to weigh them once.
     """
     terms = content_terms(question) if isinstance(question, str) else question
-    cov = coverage(terms, content_terms(f"{passage.title}\n{passage.text}"), idf)
-    return 0.5 * passage.dense + 0.5 * cov
+    cover = cover or coverage_by(terms, idf)
+    return 0.5 * passage.dense + 0.5 * cover(content_terms(f"{passage.title}\n{passage.text}"))
 
 
 def _number(token: str) -> str | None:
@@ -138,7 +141,8 @@ def _held(text: str) -> tuple[frozenset[str], frozenset[str]]:
 def gate(question: str, passages: Sequence[NumberedPassage], idf: Idf) -> GateResult:
     """Score each passage; the best score is lowered for specifics that no passage holds."""
     terms = content_terms(question)
-    scored = [replace(p, relevance=relevance(terms, p, idf)) for p in passages]
+    cover = coverage_by(terms, idf)
+    scored = [replace(p, relevance=relevance(terms, p, idf, cover)) for p in passages]
     best = max((p.relevance for p in scored), default=0.0)
     numbers, names = missing_specifics(question, scored)
     if numbers:

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from bot.text import content_terms
 
 Idf = Callable[[str], float]
+# one query's `coverage` of a text's terms (`coverage_by`)
+Cover = Callable[[Iterable[str]], float]
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -26,13 +28,20 @@ _CAPWORD = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'’-]+")
 
 def coverage(query_terms: Iterable[str], text_terms: Iterable[str], idf: Idf) -> float:
     """IDF-weighted share of the query's distinct terms that the text contains (0..1)."""
+    return coverage_by(query_terms, idf)(text_terms)
+
+
+def coverage_by(query_terms: Iterable[str], idf: Idf) -> Cover:
+    """`coverage` of one query, for many texts: the query's idf weights are looked up once
+    (scoring one question's sentences asked the idf a thousand times)."""
     q = set(query_terms)
-    if not q:
-        return 0.0
-    t = set(text_terms)
     weight = {w: idf(w) for w in q}  # each term's idf asked once (the sums keep their order)
     total = sum(weight[w] for w in q)
-    return sum(weight[w] for w in q & t) / total if total else 0.0
+
+    def cover(text_terms: Iterable[str]) -> float:
+        return sum(weight[w] for w in q & set(text_terms)) / total if total else 0.0
+
+    return cover
 
 
 # "how many new homes will …" → "new homes": the thing counted, up to the verb or the end

@@ -13,7 +13,7 @@ from bot.answerers import AnswererContext, Draft
 from bot.citations import best_quote
 from bot.followup import split_carried
 from bot.passages import NumberedPassage
-from bot.scoring import Idf, answer_type_bonus, coverage
+from bot.scoring import Idf, answer_type_bonus, coverage_by
 from bot.text import content_terms
 from index.embeddings import Embedder
 from index.sentences import sentence_spans
@@ -100,17 +100,19 @@ class ExtractiveAnswerer:
         own_terms, carried_terms = content_terms(own), content_terms(carried)
         w_cos, w_kw, w_type, w_rank = self.weights
         n = max(1, len(passages))
+        cover_own, cover_carried = (
+            coverage_by(own_terms, self.idf),
+            coverage_by(carried_terms, self.idf),
+        )
 
         def keywords(sent: str) -> float:
             # a follow-up's own words decide; the words carried from the turn before only
             # keep it on the same story ("and what did Putin say about it?")
             terms = content_terms(sent)
-            mine = coverage(own_terms, terms, self.idf)
+            mine = cover_own(terms)
             if not carried_terms:
                 return mine
-            return (1 - CARRIED_WEIGHT) * mine + CARRIED_WEIGHT * coverage(
-                carried_terms, terms, self.idf
-            )
+            return (1 - CARRIED_WEIGHT) * mine + CARRIED_WEIGHT * cover_carried(terms)
 
         cheap = [
             w_kw * keywords(sent)
