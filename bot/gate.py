@@ -17,6 +17,7 @@ from functools import lru_cache
 from bot.passages import NumberedPassage
 from bot.scoring import Cover, Idf, coverage_by
 from bot.text import STOPWORDS, content_terms, split_hyphenated, words
+from index.sentences import sentence_spans
 
 # A missing number is the near-miss that misleads most ("report 105" for "report 5"): it
 # halves the score. Missing names lower it by up to half, by their share of the question's
@@ -86,7 +87,8 @@ def relevance(
     """
     terms = content_terms(question) if isinstance(question, str) else question
     cover = cover or coverage_by(terms, idf)
-    return 0.5 * passage.dense + 0.5 * cover(content_terms(f"{passage.title}\n{passage.text}"))
+    held = [t for piece in _pieces(passage.title, passage.text) for t in content_terms(piece)]
+    return 0.5 * passage.dense + 0.5 * cover(held)
 
 
 def _number(token: str) -> str | None:
@@ -122,20 +124,34 @@ def missing_specifics(question: str, passages: Sequence[NumberedPassage]) -> tup
     held_numbers: set[str] = set()
     held_terms: set[str] = set()
     for p in passages:
-        held = _held(f"{p.title}\n{p.text}")
+        held = _held(p.title, p.text)
         held_numbers.update(held[0])
         held_terms.update(held[1])
     return numbers - held_numbers, names - held_terms
 
 
 @lru_cache(maxsize=1024)
-def _held(text: str) -> tuple[frozenset[str], frozenset[str]]:
+def _pieces(title: str, text: str) -> tuple[str, ...]:
+    """A passage as its title and its sentences. Words never cross white space, so their terms
+    together are the passage's; and the extractive answerer and the quotes read the same
+    sentences again, their terms kept per text: a passage is stemmed once, not once whole and
+    again by sentence."""
+    return (title, *(text[s:e] for s, e in sentence_spans(text)))
+
+
+@lru_cache(maxsize=1024)
+def _held(title: str, text: str) -> tuple[frozenset[str], frozenset[str]]:
     """The numbers and the terms a passage holds; kept per text, as passages recur across
     questions (a rebuild's changed text is a new key)."""
-    numbers = frozenset(n for w in words(text) if (n := _number(w)) is not None)
-    # "U.S." holds "US", "Russia-China" holds "Russia"
-    plain = split_hyphenated(_DOTTED.sub(lambda m: m[0].replace(".", ""), text))
-    return numbers, frozenset(content_terms(text)) | frozenset(content_terms(plain))
+    numbers = frozenset(n for w in words(f"{title}\n{text}") if (n := _number(w)) is not None)
+    terms: set[str] = set()
+    for piece in _pieces(title, text):
+        terms.update(content_terms(piece))
+        # "U.S." holds "US", "Russia-China" holds "Russia"
+        plain = split_hyphenated(_DOTTED.sub(lambda m: m[0].replace(".", ""), piece))
+        if plain != piece:
+            terms.update(content_terms(plain))
+    return numbers, frozenset(terms)
 
 
 def gate(question: str, passages: Sequence[NumberedPassage], idf: Idf) -> GateResult:

@@ -21,3 +21,33 @@ def test_scoring_the_sentences_weighs_each_question_term_once(embedder) -> None:
 
     assert set(asked) == set(content_terms(question))
     assert max(asked.values()) == 1
+
+
+def test_the_answerer_reads_the_sentence_terms_the_gate_stemmed(embedder, monkeypatch) -> None:
+    import bot.text
+    from bot.gate import gate
+
+    stemmed: list[str] = []
+    stem = bot.text.stemmed_terms
+    monkeypatch.setattr(bot.text, "stemmed_terms", lambda text: stemmed.append(text) or stem(text))
+    bot.text._cached_terms.cache_clear()
+    question = "What did the operator say the floating solar farm will supply?"
+    gated = gate(question, _passages(), lambda t: 1.0).passages
+    stemmed.clear()
+
+    ExtractiveAnswerer(embedder, lambda t: 1.0).rank(question, gated, embedder.embed([question])[0])
+
+    assert not [t for t in stemmed if any(t in p.text for p in gated if t)]
+
+
+def test_a_passage_holds_the_terms_of_its_text_and_of_its_plain_spelling() -> None:
+    from bot.gate import _held
+
+    title, text = "U.S.-China talks", "Russia-China trade grew. The U.S. envoy met them in Vienna."
+
+    _, terms = _held(title, text)
+
+    whole = f"{title}\n{text}"
+    plain = "US China talks\nRussia China trade grew. The US envoy met them in Vienna."
+    assert terms == frozenset(content_terms(whole)) | frozenset(content_terms(plain))
+    assert {"us", "russia", "china", "vienna"} <= terms
