@@ -143,7 +143,12 @@ def _pieces(title: str, text: str) -> tuple[str, ...]:
 def _held(title: str, text: str) -> tuple[frozenset[str], frozenset[str]]:
     """The numbers and the terms a passage holds; kept per text, as passages recur across
     questions (a rebuild's changed text is a new key)."""
-    numbers = frozenset(n for w in words(f"{title}\n{text}") if (n := _number(w)) is not None)
+    # a number starts with a digit or is a number word: the test spares `_number` most words
+    numbers = frozenset(
+        n
+        for w in words(f"{title}\n{text}")
+        if (w[:1].isdigit() or w in _NUMBER_WORDS) and (n := _number(w)) is not None
+    )
     terms: set[str] = set()
     for piece in _pieces(title, text):
         terms.update(content_terms(piece))
