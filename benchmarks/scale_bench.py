@@ -98,12 +98,14 @@ def make_settings(work: Path, model_cache: Path):
 
 @dataclass
 class RealChunks:
-    """Real chunks of the corpus (title, text, day) and the vectors a build gives them."""
+    """Real chunks of the corpus (title, text, day) and the vectors a build gives them, with
+    their sentences' vectors when the embedder makes them (late chunking)."""
 
     titles: list[str]
     texts: list[str]
     dates: list[str]
     vectors: np.ndarray
+    sentences: list[np.ndarray] | None = None
 
 
 def real_chunks(corpus: Path, embedder, settings, limit: int, seed: int) -> RealChunks:
@@ -119,14 +121,26 @@ def real_chunks(corpus: Path, embedder, settings, limit: int, seed: int) -> Real
             break
         chunks.extend(chunk_all([article], embedder, settings))
     chunks = chunks[:limit]
+    from index.build import late_chunking
+    from index.late_chunking import embed_chunks
+
     batch = embedding_batch(settings)
-    texts = [c.embed_text for c in chunks]
-    vectors = np.vstack([embedder.embed(texts[i : i + batch]) for i in range(0, len(texts), batch)])
+    parts, sentences = [], None
+    if late_chunking(embedder):
+        sentences = []
+        for i in range(0, len(chunks), batch):
+            vectors, kept = embed_chunks(embedder, chunks[i : i + batch])
+            parts.append(vectors)
+            sentences += [s.vectors for s in kept]
+    else:
+        texts = [c.embed_text for c in chunks]
+        parts = [embedder.embed(texts[i : i + batch]) for i in range(0, len(texts), batch)]
     return RealChunks(
         [c.title for c in chunks],
         [c.text for c in chunks],
         [c.date for c in chunks],
-        np.asarray(vectors, dtype=np.float32),
+        np.asarray(np.vstack(parts), dtype=np.float32),
+        sentences,
     )
 
 
@@ -180,7 +194,37 @@ def replica_vectors(real: RealChunks, origin: list[int], noise: float, seed: int
     return vectors.astype(np.float32)
 
 
-def write_library(settings, model: str, vectors: np.ndarray) -> tuple[float, int]:
+def replica_sentences(
+    real: RealChunks, origin: list[int], texts: list[str], noise: float, seed: int
+) -> list[Any] | None:
+    """Each replica's sentences, as a build keeps them: its spans, and its real chunk's sentence
+    vectors plus noise (renormalised) where the two split into as many sentences."""
+    from index.sentences import sentence_spans
+
+    if real.sentences is None:
+        return None
+    rng = np.random.default_rng(seed)
+    out: list[Any] = []
+    for j, text in zip(origin, texts, strict=True):
+        spans = np.asarray(sentence_spans(text), dtype=np.int32).reshape(-1, 2)
+        vecs = real.sentences[j]
+        if len(spans) != len(vecs):
+            out.append(None)
+            continue
+        noisy = vecs + rng.normal(0.0, noise, vecs.shape)
+        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+        out.append((spans, noisy.astype(np.float16)))
+    return out
+
+
+def write_library(
+    settings,
+    signature: dict[str, Any],
+    vectors: np.ndarray,
+    real: RealChunks,
+    origin: list[int],
+    noise: float,
+) -> tuple[float, int]:
     """Write the articles under `ARTICLES_DIR` as one chunk each, as a build writes them (a new
     generation, records with the build's metadata and fingerprints, the switch); seconds, chunks.
 
@@ -196,11 +240,6 @@ def write_library(settings, model: str, vectors: np.ndarray) -> tuple[float, int
     articles = load_articles([settings.articles_dir]).articles
     if len(articles) != len(vectors):
         raise SystemExit(f"error: read {len(articles)} articles back, wrote {len(vectors)}")
-    signature = {
-        "model": model,
-        "chunk_tokens": settings.chunk_tokens,
-        "chunk_overlap_tokens": settings.chunk_overlap_tokens,
-    }
     store = IndexStore.open(settings)
     with store.build(signature) as build:
         build.create()
@@ -211,7 +250,10 @@ def write_library(settings, model: str, vectors: np.ndarray) -> tuple[float, int
                 cid = chunk_id(a.id, a.title, a.text)
                 chunk = Chunk(cid, a.provenance, a.text, 0, 0, len(a.text))
                 records[cid] = (a.text, {**chunk.metadata(), FINGERPRINT: article_fingerprint(a)})
-            build.write(list(records), vectors[i : i + len(part)], records)
+            sentences = replica_sentences(
+                real, origin[i : i + len(part)], [a.text for a in part], noise, i
+            )
+            build.write(list(records), vectors[i : i + len(part)], records, sentences)
         build.switch(len(articles), len(articles))
     return time.perf_counter() - t0, len(articles)
 
@@ -311,7 +353,10 @@ def measure_size(
     settings = make_settings(work, args.model_cache).index
     origin = write_corpus(real, n, settings.articles_dir, args.seed + n)
     vectors = replica_vectors(real, origin, args.noise, args.seed + n)
-    write_s, chunks = write_library(settings, embedder.name, vectors)
+    from index.build import index_signature
+
+    signature = index_signature(settings, embedder)
+    write_s, chunks = write_library(settings, signature, vectors, real, origin, args.noise)
     del vectors
     served = answering_process(work, args, base / f"n{n}-answering.log")
     first_rebuild_s, rebuild_s = no_change_rebuilds(settings, embedder)

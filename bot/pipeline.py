@@ -66,6 +66,7 @@ class Pipeline:
             idf=self.retriever.idf,
             settings=settings,
             chat_model=chat_model,
+            sentence_vectors=self.retriever.sentence_vectors,
         )
         extractive = make_answerer("extractive", context)
         self.answerer = make_answerer(settings.llm_provider, context)

@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,7 +21,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from bot.text import content_terms
-from bot.wire import WIRE_JACCARD, is_copy, outlet, shingles
+from bot.wire import WIRE_JACCARD, is_copy, outlet
 from index.embeddings import Embedder
 from index.errors import CitebotError
 from index.store import GenerationReader, IndexReader, Passage
@@ -116,12 +116,25 @@ class KeywordIndex:
         with self._shingles_lock:
             found = self._shingles.get(article_id)
         if found is None:
-            found = shingles(self.article_passages(article_id))
+            number = self.files.article_number.get(article_id)
+            kept = [] if number is None else self.files.article_shingles(number).tolist()
+            found = frozenset(kept)
             with self._shingles_lock:
                 if len(self._shingles) >= SHINGLE_CACHE:
                     self._shingles.clear()
                 self._shingles[article_id] = found
         return found
+
+    def sentence_vectors(
+        self, chunk_ids: Sequence[str]
+    ) -> dict[str, dict[tuple[int, int], np.ndarray]]:
+        """The sentence vectors the build kept for some chunks, by (start, end) in the text."""
+        out = {}
+        for cid in chunk_ids:
+            row = self.files.row_of.get(cid)
+            if row is not None and (found := self.files.sentence_vectors(row)):
+                out[cid] = found
+        return out
 
     def published_after(self, article_id: str, as_of: date) -> bool:
         d = self.day(article_id)
@@ -314,6 +327,13 @@ class HybridRetriever(BaseRetriever):
     def stored_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         """The vectors the build stored for some chunks, by id (no model run)."""
         return self.index.snapshot().stored_vectors(chunk_ids)
+
+    def sentence_vectors(
+        self, chunk_ids: Sequence[str]
+    ) -> dict[str, dict[tuple[int, int], np.ndarray]]:
+        """The vectors the build kept for the sentences of some chunks (late chunking); chunk
+        ids are content-addressed, so any generation's are right for the same id."""
+        return self.index.snapshot().keyword.sentence_vectors(chunk_ids)
 
     def search(
         self, query: str, qvec: np.ndarray | None = None, as_of: date | None = None

@@ -10,42 +10,31 @@ their shingles cached per index generation: cheap, and general to any source.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from index.shingles import SHINGLE_WORDS, article_shingles, normalised_words
+
+__all__ = [
+    "SHINGLE_WORDS",
+    "WIRE_JACCARD",
+    "is_copy",
+    "jaccard",
+    "normalised_words",
+    "outlet",
+    "shingles",
+]
 
 if TYPE_CHECKING:
     from index.store import Passage
 
-SHINGLE_WORDS = 5
 WIRE_JACCARD = 0.9
-_WORD = re.compile(r"\w+")
-# "LONDON (Reuters) - ", "PARIS, Nov 20 (AFP) — ", "WASHINGTON: ": capitals, then a dash or colon
-_DATELINE = re.compile(
-    r"^\s*[A-Z][A-Z .'’/-]{1,40}(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?"
-    r"\s*(?:\([^)\n]{1,40}\))?\s*[-—–:]{1,2}\s+"
-)
-_BYLINE = re.compile(r"^\s*By\s+[^\n.]{1,80}(?:\n|\.\s|$)")
-
-
-def normalised_words(text: str) -> list[str]:
-    """The words of an article's opening text, lower case, without dateline nor byline."""
-    for pattern in (_BYLINE, _DATELINE, _BYLINE):
-        text = pattern.sub("", text, count=1)
-    return _WORD.findall(text.casefold())
 
 
 def shingles(passages: Iterable[Passage]) -> frozenset[int]:
-    """Hashed word 5-shingles of an article's stored passages, first passage normalised."""
+    """Hashed word 5-shingles of an article's stored passages (`index.shingles`)."""
     ordered = sorted(passages, key=lambda p: int(p.metadata.get("chunk_index", 0)))
-    out: set[int] = set()
-    for i, p in enumerate(ordered):
-        words = normalised_words(p.text) if i == 0 else _WORD.findall(p.text.casefold())
-        n = min(SHINGLE_WORDS, len(words))
-        # zip of shifted lists: the tuples of slicing at each word, made in C ("" has one: ())
-        grams = zip(*(words[k:] for k in range(n)), strict=False) if n else [()]
-        out.update(map(hash, grams))
-    return frozenset(out)
+    return frozenset(article_shingles([p.text for p in ordered]).tolist())
 
 
 def jaccard(a: frozenset[int], b: frozenset[int]) -> float:

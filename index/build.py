@@ -15,6 +15,7 @@ from index.articles import MAX_FILE_BYTES, Article, ParseResult, iter_files, loa
 from index.chunking import CHUNKING_VERSION, Chunk, chunk_article
 from index.embeddings import Embedder
 from index.errors import CitebotError, StoreWriteError
+from index.late_chunking import embed_chunks
 from index.settings import IndexSettings
 from index.store import LEASE_SECONDS, GenerationBuild, IndexStore, Records
 
@@ -24,6 +25,7 @@ Progress = Callable[[int, int], None]  # (done, total) chunks embedded
 FINGERPRINT = "article_hash"  # metadata key of `article_fingerprint`
 # what reading files into chunks depends on besides their bytes: bump when parsing changes
 READING_VERSION = 1
+LATE_CHUNKING = "mean-pooled-v1"  # how sentence vectors are made: bump when that changes
 
 
 @dataclass
@@ -45,12 +47,22 @@ class BuildReport:
 
 
 def index_signature(settings: IndexSettings, embedder: Embedder) -> dict[str, Any]:
-    """What makes stored vectors reusable: the same model and the same chunking."""
-    return {
+    """What makes stored vectors reusable: the same model and the same chunking, and whether
+    each chunk's sentences got their vectors from its pass (an index without them is embedded
+    again once, so that no answer has to embed sentences)."""
+    signature: dict[str, Any] = {
         "model": embedder.name,
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap_tokens": settings.chunk_overlap_tokens,
     }
+    if late_chunking(embedder):
+        signature["sentence_vectors"] = LATE_CHUNKING
+    return signature
+
+
+def late_chunking(embedder: Embedder) -> bool:
+    """Whether the embedder gives sentence vectors from a chunk's pass (`index.late_chunking`)."""
+    return callable(getattr(embedder, "embed_with_spans", None))
 
 
 def embedding_batch(settings: IndexSettings) -> int:
@@ -271,14 +283,20 @@ def _embed(
     records: Records,
     progress: Progress | None,
 ) -> None:
-    """Embed the chunks no generation holds a vector for, writing after each batch."""
+    """Embed the chunks no generation holds a vector for, writing after each batch; with
+    their sentences' vectors from the same pass, where the embedder gives them."""
     if progress:
         progress(0, len(todo))
     batch = embedding_batch(settings)
+    late = late_chunking(embedder)
     for i in range(0, len(todo), batch):
         part = todo[i : i + batch]
-        vectors = embedder.embed([c.embed_text for c in part])
-        build.write([c.id for c in part], vectors, records)
+        if late:
+            vectors, kept = embed_chunks(embedder, part)
+            sentences: list[Any] | None = [(s.spans, s.vectors) for s in kept]
+        else:
+            vectors, sentences = embedder.embed([c.embed_text for c in part]), None
+        build.write([c.id for c in part], vectors, records, sentences)
         if progress:
             progress(min(i + batch, len(todo)), len(todo))
 

@@ -3,7 +3,11 @@ an answer the same whether they are cold or warm."""
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+import zlib
 
 import numpy as np
 
@@ -152,9 +156,49 @@ def test_the_size_filter_never_rules_out_a_copy() -> None:
 
 
 def test_shingles_are_the_hashed_five_word_runs() -> None:
+    def stable(words: list[str]) -> int:  # CRC-32 of each word, a polynomial over them
+        h = 0
+        for w in words:
+            h = (h * 0x100000001B3 + zlib.crc32(w.encode()) + 1) % 2**64
+        return h
+
     for n in range(8):
         text = " ".join(f"w{i}" for i in range(n))
         words = text.split()
         k = min(5, len(words))
-        expected = {hash(tuple(words[j : j + k])) for j in range(len(words) - k + 1)}
+        expected = {stable(words[j : j + k]) for j in range(len(words) - k + 1)} if n else {0}
         assert shingles([Passage("p", text, {"chunk_index": 1})]) == expected
+
+
+def test_shingles_are_the_same_in_every_process() -> None:
+    """The build stores them and answering processes compare them: no per-process hash seed."""
+    code = "from index.shingles import article_shingles as a; print(a([%r]).tolist())" % SOLAR
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert runs == {f"{sorted(shingles([Passage('p', SOLAR, {})]))}\n"}
+
+
+def test_an_answer_from_a_built_index_embeds_only_the_question(
+    settings, sample_articles, embedder
+) -> None:
+    """The build kept every sentence's vector (late chunking): no answer embeds a sentence."""
+    from bot.pipeline import build_pipeline
+    from index.build import build_index
+
+    build_index(settings.index, embedder)
+    counting = CountingEmbedder(embedder)
+    pipeline = build_pipeline(settings.index, settings.answering, counting)
+    counting.texts.clear()  # the warm-up's
+
+    answer = pipeline.ask("How much was trade between Russia and China last year?")
+
+    assert answer.citations and not answer.refused
+    assert len(counting.texts) == 1  # the question

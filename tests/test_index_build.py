@@ -50,6 +50,10 @@ class Spy:
         self.texts.extend(texts)
         return self.inner.embed(texts)
 
+    def embed_with_spans(self, texts, spans):
+        self.texts.extend(texts)
+        return self.inner.embed_with_spans(texts, spans)
+
     def count_tokens(self, texts):
         self.measured.extend(texts)
         return self.inner.count_tokens(texts)
@@ -67,6 +71,12 @@ class Crashing(Spy):
         if self.calls == self.on_call:
             raise RuntimeError("embedding worker crashed")
         return super().embed(texts)
+
+    def embed_with_spans(self, texts, spans):
+        self.calls += 1
+        if self.calls == self.on_call:
+            raise RuntimeError("embedding worker crashed")
+        return super().embed_with_spans(texts, spans)
 
 
 def ctrl_c_midway(done: int, total: int) -> None:
@@ -587,6 +597,40 @@ def test_next_build_after_an_interrupt_completes_and_reuses_its_work(
     assert report.switched
     assert report.embedded == len(spy.texts) == total - done
     assert sorted(stored(small_chunks)) == sorted(expected_chunks(small_chunks, embedder))
+
+
+def kept_sentences(settings: Settings) -> dict[str, dict]:
+    """The sentence vectors the live generation's files keep, by chunk id."""
+    files = open_index(settings.index).live.files()
+    return {cid: files.sentence_vectors(row) for cid, row in files.row_of.items()}
+
+
+def test_each_chunk_keeps_its_sentences_vectors_from_its_own_pass(small_chunks, embedder) -> None:
+    from index.late_chunking import embed_chunks
+
+    build_index(small_chunks.index, embedder)
+    kept = kept_sentences(small_chunks)
+    chunks = list(expected_chunks(small_chunks, embedder).values())
+
+    assert kept.keys() == {c.id for c in chunks} and all(kept.values())
+    _, fresh = embed_chunks(embedder, chunks[:5])
+    for chunk, own in zip(chunks[:5], fresh, strict=True):
+        assert list(kept[chunk.id]) == [tuple(map(int, span)) for span in own.spans]
+        for span, vec in zip(own.spans, own.vectors, strict=True):
+            assert float(kept[chunk.id][tuple(map(int, span))] @ vec) > 0.999  # float16 kept
+
+
+def test_vectors_reused_after_an_interrupt_keep_their_sentences(small_chunks, embedder) -> None:
+    build_index(small_chunks.index, embedder)
+    write_wire(small_chunks.articles_dir, 8)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(small_chunks.index, embedder, progress=ctrl_c_midway)
+
+    report = build_index(small_chunks.index, Spy(embedder))
+
+    assert report.switched and report.embedded < report.chunks
+    kept = kept_sentences(small_chunks)
+    assert len(kept) == report.chunks and all(kept.values())
 
 
 def test_build_interrupted_before_the_switch_loses_no_work(small_chunks, embedder) -> None:

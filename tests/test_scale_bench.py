@@ -45,10 +45,17 @@ def test_a_synthetic_library_is_written_as_a_build_writes_it_and_answers(
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert float(vectors[0] @ real.vectors[origin[0]]) > 0.9  # near its real chunk
 
-    _, chunks = bench.write_library(settings, embedder.name, vectors)
+    from index.build import index_signature
+    from index.store import open_index
+
+    signature = index_signature(settings, embedder)
+    _, chunks = bench.write_library(settings, signature, vectors, real, origin, 0.01)
     assert chunks == 300
+    # as a build keeps them: most replicas split into their real chunk's sentences
+    files = open_index(settings).live.files()
+    assert sum(bool(files.sentence_vectors(row)) for row in range(300)) > 250
     # a real build over the same articles finds nothing to do (it exits otherwise)
-    bench.no_change_rebuild(settings, embedder)
+    bench.no_change_rebuilds(settings, embedder)
 
     args = argparse.Namespace(model_cache=model_cache, questions=DATA / "questions.jsonl", asks=2)
     served = bench.answering_process(tmp_path, args, tmp_path / "answering.log")

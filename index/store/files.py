@@ -16,7 +16,11 @@ Layout of one generation's folder (`FORMAT`):
     article_of.npy              row -> article number
     articles.json               article ids; article_days.npy: date ordinal, 0 when undated
     article_ends.npy            end row of each article (its rows are contiguous)
+    shingles.npy, shingle_ends.npy   each article's word shingles (`index.shingles`: wire copies)
     terms.json, tokens.npy, token_ends.npy   stemmed terms of each row (the next build's reuse)
+    sentence_spans.npy, sentence_vectors.npy, sentence_ends.npy   each row's sentences (start,
+                                end in its text) and their vectors (float16; late chunking,
+                                `index.late_chunking`), when the build kept them
     bm25/                       the bm25s index (CSC scores, memory-mapped)
 """
 
@@ -30,7 +34,7 @@ import mmap
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +42,19 @@ import numpy as np
 
 from index.provenance import iso_day
 from index.settings import IndexSettings
+from index.shingles import article_shingles
 from index.terms import passage_terms
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 3
 MANIFEST = "manifest.json"  # what the build read (see `index.build.source_manifest`)
 _TMP = ".tmp-"  # folders being written: `.tmp-<generation>-<random>`
+# sentence vectors of a generation being built, batch by batch: a build interrupted before its
+# switch leaves them for the next, which reuses its vectors (`.partial-<generation>/`)
+_PARTIAL = ".partial-"
+# a chunk's sentences: (n, 2) int32 spans in its text, (n, dim) vectors
+Sentences = tuple[np.ndarray, np.ndarray]
 
 
 def files_folder(settings: IndexSettings) -> Path:
@@ -80,8 +90,12 @@ class GenerationFiles:
         self.article_number = {aid: i for i, aid in enumerate(self.article_ids)}
         self.article_days: np.ndarray = arrays["article_days"]
         self._article_ends = arrays["article_ends"]
+        self._shingles, self._shingle_ends = arrays["shingles"], arrays["shingle_ends"]
         self.terms: list[str] = arrays["terms"]
         self._tokens, self._token_ends = arrays["tokens"], arrays["token_ends"]
+        self._sentence_spans = arrays["sentence_spans"]
+        self._sentence_vectors = arrays["sentence_vectors"]
+        self._sentence_ends = arrays["sentence_ends"]
         self._bm25 = bm25
         self._term_ids: dict[str, int] = bm25.vocab_dict if bm25 is not None else {}
         self._indptr = bm25.scores["indptr"] if bm25 is not None else None
@@ -111,9 +125,14 @@ class GenerationFiles:
             "articles": json.loads((folder / "articles.json").read_text(encoding="utf-8")),
             "article_days": arr("article_days"),
             "article_ends": arr("article_ends"),
+            "shingles": arr("shingles"),
+            "shingle_ends": arr("shingle_ends"),
             "terms": json.loads((folder / "terms.json").read_text(encoding="utf-8")),
             "tokens": arr("tokens"),
             "token_ends": arr("token_ends"),
+            "sentence_spans": arr("sentence_spans"),
+            "sentence_vectors": arr("sentence_vectors"),
+            "sentence_ends": arr("sentence_ends"),
         }
         if len(arrays["ids"]) != int(meta["chunks"]):
             raise ValueError(f"{folder} lists {len(arrays['ids'])} chunks, not {meta['chunks']}")
@@ -153,9 +172,33 @@ class GenerationFiles:
         start = int(self._article_ends[number - 1]) if number else 0
         return range(start, int(self._article_ends[number]))
 
+    def article_shingles(self, number: int) -> np.ndarray:
+        """The article's sorted distinct word shingles, as the build hashed them."""
+        start = int(self._shingle_ends[number - 1]) if number else 0
+        return np.asarray(self._shingles[start : int(self._shingle_ends[number])])
+
     def tokens(self, row: int) -> list[str]:
         start = int(self._token_ends[row - 1]) if row else 0
         return [self.terms[t] for t in self._tokens[start : int(self._token_ends[row])]]
+
+    def sentences(self, row: int) -> Sentences | None:
+        """The row's sentence spans and vectors as the build kept them (None: it kept none)."""
+        start = int(self._sentence_ends[row - 1]) if row else 0
+        end = int(self._sentence_ends[row])
+        if end == start:
+            return None
+        return self._sentence_spans[start:end], self._sentence_vectors[start:end]
+
+    def sentence_vectors(self, row: int) -> dict[tuple[int, int], np.ndarray]:
+        """The row's sentence vectors (float32) by (start, end) in its text."""
+        found = self.sentences(row)
+        if found is None:
+            return {}
+        spans, vectors = found
+        return {
+            (int(s), int(e)): v
+            for (s, e), v in zip(spans, np.asarray(vectors, dtype=np.float32), strict=True)
+        }
 
     # --- keyword index -----------------------------------------------------------------------
 
@@ -202,30 +245,49 @@ class FilesWriter:
     def __init__(self, folder: Path | None, previous: GenerationFiles | None = None) -> None:
         self.folder = folder
         self._previous = previous
-        self._records: dict[str, tuple[str, dict[str, Any], list[int]]] = {}
+        self._records: dict[str, tuple[str, dict[str, Any], list[int], Sentences | None]] = {}
         self._vocab: dict[str, int] = {}
         self.reused = 0
 
-    def add(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
-        """Records of the generation; an id added again replaces the earlier record."""
-        for cid, text, meta in zip(ids, texts, metadatas, strict=True):
+    def add(
+        self,
+        ids: list[str],
+        texts: list[str],
+        metadatas: list[dict[str, Any]],
+        sentences: Sequence[Sentences | None] | None = None,
+    ) -> None:
+        """Records of the generation, with their sentence vectors when the build made them
+        (else the previous generation's, for the same text); an id added again replaces the
+        earlier record."""
+        given = sentences if sentences is not None else [None] * len(ids)
+        for cid, text, meta, sents in zip(ids, texts, metadatas, given, strict=True):
             text, meta = text or "", dict(meta or {})
-            terms = self._reused_terms(cid, text, meta)
-            if terms is None:
+            row = self._same_row(cid, text, meta)
+            if row is None:
                 terms = passage_terms(str(meta.get("title", "")), text)
             else:
+                terms = self._previous.tokens(row)  # type: ignore[union-attr]
                 self.reused += 1
+                if sents is None:
+                    sents = self._previous.sentences(row)  # type: ignore[union-attr]
+            if sents is not None:
+                sents = (
+                    np.asarray(sents[0], dtype=np.int32).reshape(-1, 2),
+                    np.asarray(sents[1], dtype=np.float16),
+                )
             vocab = self._vocab
-            self._records[cid] = (text, meta, [vocab.setdefault(t, len(vocab)) for t in terms])
+            ids_of_terms = [vocab.setdefault(t, len(vocab)) for t in terms]
+            self._records[cid] = (text, meta, ids_of_terms, sents)
 
-    def _reused_terms(self, cid: str, text: str, meta: dict[str, Any]) -> list[str] | None:
+    def _same_row(self, cid: str, text: str, meta: dict[str, Any]) -> int | None:
+        """The previous generation's row of this chunk, when its title and text are the same."""
         prev = self._previous
         row = prev.row_of.get(cid) if prev is not None else None
         if prev is None or row is None or prev.text(row) != text:
             return None
         if prev.metadata(row).get("title") != meta.get("title"):
             return None
-        return prev.tokens(row)
+        return row
 
     def _arrays(self) -> dict[str, Any]:
         """Rows grouped by article (first seen first), by chunk index within it."""
@@ -237,6 +299,7 @@ class FilesWriter:
                 cid,
             ),
         )
+        sentences: list[Sentences | None] = []
         texts: list[bytes] = []
         metas: list[bytes] = []
         tokens: list[list[int]] = []
@@ -245,7 +308,8 @@ class FilesWriter:
         days: list[int] = []
         article_ends: list[int] = []
         for row, cid in enumerate(order):
-            text, meta, toks = self._records[cid]
+            text, meta, toks, sents = self._records[cid]
+            sentences.append(sents)
             texts.append(text.encode("utf-8"))
             metas.append(json.dumps(meta, ensure_ascii=False).encode("utf-8"))
             tokens.append(toks)
@@ -258,6 +322,10 @@ class FilesWriter:
             article_of.append(len(articles) - 1)
         if articles:
             article_ends.append(len(order))
+        shingles = [
+            article_shingles([texts[r].decode("utf-8") for r in range(start, end)])
+            for start, end in zip([0, *article_ends[:-1]], article_ends, strict=True)
+        ]
         # each metadata row ends in a newline: `all_metadata` reads them back in one decode
         metas = [m + b"\n" for m in metas]
         return {
@@ -270,10 +338,15 @@ class FilesWriter:
             "articles": articles,
             "article_days": np.asarray(days, dtype=np.int32),
             "article_ends": np.asarray(article_ends, dtype=np.int64),
+            "shingles": (
+                np.concatenate(shingles) if shingles else np.zeros(0, dtype=np.uint64)
+            ),
+            "shingle_ends": np.cumsum([len(s) for s in shingles], dtype=np.int64),
             "terms": list(self._vocab),
             "tokens": np.asarray([t for toks in tokens for t in toks], dtype=np.int32),
             "token_ends": np.cumsum([len(t) for t in tokens], dtype=np.int64),
             "token_lists": tokens,
+            **_sentence_arrays(sentences),
         }
 
     def _bm25(self, token_lists: list[list[int]]) -> Any:
@@ -309,6 +382,8 @@ class FilesWriter:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+        # what the build kept on the way is in the files now
+        shutil.rmtree(self.folder / f"{_PARTIAL}{generation}", ignore_errors=True)
         return target
 
     def _write(self, tmp: Path, generation: str) -> None:
@@ -325,8 +400,13 @@ class FilesWriter:
             "article_of",
             "article_days",
             "article_ends",
+            "shingles",
+            "shingle_ends",
             "tokens",
             "token_ends",
+            "sentence_spans",
+            "sentence_vectors",
+            "sentence_ends",
         ):
             np.save(tmp / f"{name}.npy", arrays[name])
         if arrays["ids"]:
@@ -339,6 +419,22 @@ class FilesWriter:
         }
         # written last: a folder without it is not whole
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _sentence_arrays(rows: list[Sentences | None]) -> dict[str, np.ndarray]:
+    """Every row's sentences in three arrays (rows without any take no room)."""
+    dim = next((s[1].shape[1] for s in rows if s is not None and s[1].ndim == 2), 0)
+    kept = [s for s in rows if s is not None and len(s[0]) and s[1].shape[1:] == (dim,)]
+    counts = [len(s[0]) if s is not None and s[1].shape[1:] == (dim,) else 0 for s in rows]
+    return {
+        "sentence_spans": (
+            np.concatenate([s[0] for s in kept]) if kept else np.zeros((0, 2), np.int32)
+        ),
+        "sentence_vectors": (
+            np.concatenate([s[1] for s in kept]) if kept else np.zeros((0, dim), np.float16)
+        ),
+        "sentence_ends": np.cumsum(counts, dtype=np.int64),
+    }
 
 
 def open_files(folder: Path | None, generation: str) -> GenerationFiles | None:
@@ -381,6 +477,45 @@ def ensure_files(
         return writer.in_memory()
 
 
+def save_partial(
+    folder: Path | None, generation: str, ids: Sequence[str], sentences: Sequence[Sentences | None]
+) -> None:
+    """Keep a batch's sentence vectors while the generation is being built."""
+    if folder is None:
+        return
+    kept = [(cid, s) for cid, s in zip(ids, sentences, strict=True) if s is not None]
+    if not kept:
+        return
+    target = folder / f"{_PARTIAL}{generation}"
+    target.mkdir(parents=True, exist_ok=True)
+    arrays = _sentence_arrays([s for _, s in kept])
+    np.savez(
+        target / f"{uuid.uuid4().hex}.npz",
+        ids=np.array([cid for cid, _ in kept]),
+        spans=arrays["sentence_spans"],
+        vectors=arrays["sentence_vectors"],
+        ends=arrays["sentence_ends"],
+    )
+
+
+def load_partial(folder: Path | None, generation: str) -> dict[str, Sentences]:
+    """The sentence vectors an unfinished build of a generation kept, by chunk id."""
+    out: dict[str, Sentences] = {}
+    target = folder / f"{_PARTIAL}{generation}" if folder is not None else None
+    if target is None or not target.is_dir():
+        return out
+    for path in sorted(target.glob("*.npz")):
+        try:
+            with np.load(path) as batch:
+                ends, spans, vectors = batch["ends"], batch["spans"], batch["vectors"]
+                for i, cid in enumerate(batch["ids"]):
+                    start = int(ends[i - 1]) if i else 0
+                    out[str(cid)] = (spans[start : ends[i]], vectors[start : ends[i]])
+        except (OSError, ValueError, KeyError) as exc:  # cut short by the interruption
+            log.warning("ignoring %s: %s", path, exc)
+    return out
+
+
 def read_manifest(folder: Path | None, generation: str) -> dict[str, Any] | None:
     """The manifest of the build that made (or last confirmed) a generation, if recorded."""
     if folder is None:
@@ -416,6 +551,7 @@ def prune_files(folder: Path | None, prefix: str, keep: set[str]) -> None:
     for path in folder.iterdir():
         name = path.name
         gen = name[len(_TMP) :].rsplit("-", 1)[0] if name.startswith(_TMP) else name
+        gen = gen[len(_PARTIAL) :] if gen.startswith(_PARTIAL) else gen
         # `<prefix><stamp>`: another collection's name may begin with this one's prefix
         if gen.startswith(prefix) and gen[len(prefix) :].isdigit() and gen not in keep:
             with contextlib.suppress(OSError):

@@ -38,10 +38,13 @@ from index.store.chroma import (
 )
 from index.store.files import (
     FilesWriter,
+    Sentences,
     files_folder,
+    load_partial,
     open_files,
     prune_files,
     read_manifest,
+    save_partial,
     write_manifest,
 )
 from index.store.lease import LEASE_SECONDS, BuildLease, acquire_lease, leased_generations
@@ -259,10 +262,14 @@ class GenerationBuild:
                 sources = sources[1:]
         self._sources = [col for col, _ in sources]  # the live one first
         self._have: dict[str, Any] = dict.fromkeys(self.live_metadata, self._live)
+        # the sentence vectors unfinished builds kept, for the vectors reused from them
+        self._partial: dict[str, Sentences] = {}
         for col, ids in sources:
             if col is not self._live:
                 for cid in ids or ():
                     self._have.setdefault(cid, col)
+                for cid, sents in load_partial(store.files, col.name).items():
+                    self._partial.setdefault(cid, sents)
         self.generation: str | None = None
         self._writer: FilesWriter | None = None
 
@@ -332,15 +339,32 @@ class GenerationBuild:
             for src in self._sources:
                 for page in iter_records(src, ["embeddings"], ids=by_source.get(src.name, [])):
                     self.lease.renew()
-                    self._upsert(page["ids"], np.asarray(page["embeddings"]), records)
+                    # the live files hold the live chunks' sentences (the writer finds them)
+                    sents = [self._partial.get(cid) for cid in page["ids"]]
+                    self._upsert(page["ids"], np.asarray(page["embeddings"]), records, sents)
 
-    def write(self, ids: Sequence[str], vectors: np.ndarray, records: Records) -> None:
-        """The records of `ids` (id → text, metadata) with their new vectors; upserted by id."""
+    def write(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        records: Records,
+        sentences: Sequence[Sentences | None] | None = None,
+    ) -> None:
+        """The records of `ids` (id → text, metadata) with their new vectors (and their
+        sentences' vectors, kept in the generation's files); upserted by id."""
         with self.store.writing(self._gen):
             self.lease.renew()  # before writing: a builder that stalled past its lease stops here
-            self._upsert(ids, vectors, records)
+            self._upsert(ids, vectors, records, sentences)
+            if sentences is not None and self._writer is not None:
+                save_partial(self.store.files, self._gen, ids, sentences)
 
-    def _upsert(self, ids: Sequence[str], vectors: np.ndarray, records: Records) -> None:
+    def _upsert(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        records: Records,
+        sentences: Sequence[Sentences | None] | None = None,
+    ) -> None:
         for i in range(0, len(ids), WRITE_BATCH):
             part = ids[i : i + WRITE_BATCH]
             texts = [records[cid][0] for cid in part]
@@ -352,7 +376,8 @@ class GenerationBuild:
                 metadatas=metadatas,
             )
             if self._writer is not None:
-                self._writer.add(list(part), texts, metadatas)
+                part_sentences = sentences[i : i + WRITE_BATCH] if sentences is not None else None
+                self._writer.add(list(part), texts, metadatas, part_sentences)
 
     def switch(self, chunks: int, articles: int, manifest: dict[str, Any] | None = None) -> None:
         """Point readers at the new generation, if this build still holds the lease and the
