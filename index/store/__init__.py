@@ -4,6 +4,8 @@
   unchanged vectors, write, switch, prune, compatibility, under the build lease (`lease.py`).
 - `IndexReader` / `GenerationReader` (`reader.py`) read the live generation for answering.
 - `chroma.py` is Chroma itself: the client, naming, the pointer, paged reads.
+- `files.py` writes each generation's files beside the store (keyword index, passage table,
+  sentence vectors, wire-copy shingles, the build's manifest) and maps them for readers.
 """
 
 from index.store.chroma import (
