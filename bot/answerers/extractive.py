@@ -26,8 +26,9 @@ CARRIED_WEIGHT = 0.25
 SENTENCE_VECTORS = 4096
 
 Span = tuple[int, int]
-# chunk ids -> for each chunk the build kept them for, its sentences' vectors by (start, end) in
-# its text (late chunking, `index.late_chunking`): what the answerer then needn't embed
+# chunk ids -> for each chunk the build kept them for, its sentences' L2-normalised vectors
+# (float16 or float32) by (start, end) in its text (late chunking, `index.late_chunking`): what
+# the answerer then needn't embed
 SentenceLookup = Callable[[Sequence[str]], Mapping[str, Mapping[Span, np.ndarray]]]
 
 
@@ -49,8 +50,8 @@ class ExtractiveAnswerer:
 
     A sentence's vector is the one the build kept for it (`stored`: late chunking, pooled from
     its chunk's "title + text" pass) or else "title + sentence" embedded now. On the dev set
-    the kept ones answer alike (answer hit .765, claim hit .684 dated / .663 undated, both
-    ways) and save the six model runs that were over half of an answer's time.
+    the kept ones answer as well (every question's answer and claim hit the same, but one
+    answer hit more) and save the six model runs that were over half of an answer's time.
 
     Weights (cosine, keywords, type, rank) were tuned on the dev set with `citebot eval`; the
     rank term only began to pay once retrieval put the right week's article first (answer hit
