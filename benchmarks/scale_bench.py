@@ -310,6 +310,18 @@ def answering_process(work: Path, args: argparse.Namespace, log_path: Path) -> d
     return {"ready_s": ready_s, **result}
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory, in MiB: `VmHWM`, its own address space's.
+
+    Not `ru_maxrss`: Linux carries that over an exec, so a process started by a big parent
+    reports the parent's peak (here the writer of the library, gigabytes at 300k chunks).
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def serve(args: argparse.Namespace) -> int:
     """The answering process: open the pipeline as `citebot ask` does, say READY, then answer."""
     from bot.pipeline import build_pipeline
@@ -318,7 +330,7 @@ def serve(args: argparse.Namespace) -> int:
     settings = make_settings(args.serve, args.model_cache)
     pipeline = build_pipeline(settings.index, settings.answering)
     print("READY", flush=True)
-    ready_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ready_rss = peak_rss_mib()
     latencies = []
     first_ms = None
     for question, day in load_questions(args.questions, args.asks):
@@ -326,7 +338,7 @@ def serve(args: argparse.Namespace) -> int:
         pipeline.ask(question, as_of=parse_date(day))
         latencies.append((time.perf_counter() - t) * 1000)
         first_ms = latencies[0]
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mib()
     print(
         json.dumps(
             {

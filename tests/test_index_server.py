@@ -100,17 +100,21 @@ def test_the_bot_pipeline_answers_from_the_server(server_settings, embedder) -> 
 
 
 def test_bots_share_the_keyword_index_the_build_wrote(
-    server_settings, embedder, tmp_path, monkeypatch
+    server_settings, embedder, tmp_path, monkeypatch, caplog
 ) -> None:
-    """Bots beside the build map its files; a bot on another machine writes them once."""
+    """Bots beside the build map its files; a bot on another machine writes them once, and is
+    told that the sentence vectors stayed with the build's files."""
     from bot.retrieval import SearchIndex
     from index.store.files import files_folder
     from index.store.reader import GenerationReader
 
     report = build_index(server_settings.index, embedder)
+    assert SearchIndex(open_index(server_settings.index)).snapshot().keyword.files.has_sentences
+    assert "sentence vectors" not in caplog.text
     elsewhere = server_settings.index.model_copy(update={"index_files_path": tmp_path / "other"})
     SearchIndex(open_index(elsewhere))  # the first bot of another machine reads the server once
     assert (tmp_path / "other" / report.collection / "meta.json").exists()
+    assert "answers embed their sentences" in caplog.text
 
     def no_store_reads(self):
         raise AssertionError("read every record from the server")

@@ -181,6 +181,12 @@ class GenerationFiles:
         start = int(self._token_ends[row - 1]) if row else 0
         return [self.terms[t] for t in self._tokens[start : int(self._token_ends[row])]]
 
+    @property
+    def has_sentences(self) -> bool:
+        """Whether the build kept sentence vectors (files written from the store have none)."""
+        ends = self._sentence_ends
+        return bool(len(ends)) and int(ends[-1]) > 0
+
     def sentences(self, row: int) -> Sentences | None:
         """The row's sentence spans and vectors as the build kept them (None: it kept none)."""
         start = int(self._sentence_ends[row - 1]) if row else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from index.provenance import Provenance
 from index.settings import IndexSettings
 from index.store.chroma import generation_count, iter_records, make_client, read_pointer, where_is
 from index.store.files import GenerationFiles, ensure_files, files_folder
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,6 +54,16 @@ class GenerationReader:
         with self._files_lock:
             if self._files is None:
                 self._files = ensure_files(self._folder, self.generation, self.records)
+                made_with = (self._collection.metadata or {}).get("sentence_vectors")
+                if made_with and len(self._files) and not self._files.has_sentences:
+                    # only the build's own files hold them: answers work, embedding sentences
+                    log.warning(
+                        "the sentence vectors of %s are not in %s (the build kept them in its "
+                        "own INDEX_FILES_PATH): answers embed their sentences, which is slower; "
+                        "point INDEX_FILES_PATH at the build's folder",
+                        self.generation,
+                        self._folder,
+                    )
             return self._files
 
     def passages(self) -> list[Passage]:
