@@ -30,7 +30,6 @@ import contextlib
 import datetime
 import json
 import logging
-import mmap
 import os
 import shutil
 import uuid
@@ -109,11 +108,14 @@ class GenerationFiles:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{folder} has format {meta.get('format')}, not {FORMAT}")
 
-        def arr(name: str) -> np.ndarray:
-            return np.load(folder / f"{name}.npy", mmap_mode="r")
+        def arr(name: str) -> np.ndarray:  # a few bytes a row: read whole
+            return np.load(folder / f"{name}.npy")
+
+        def rows(name: str) -> Any:  # the bulk: read row by row when asked
+            return _Rows.npy(folder / f"{name}.npy")
 
         def text(name: str) -> Any:
-            return _map(folder / name)
+            return _Rows(folder / name)
 
         arrays = {
             "ids": json.loads((folder / "ids.json").read_text(encoding="utf-8")),
@@ -125,13 +127,13 @@ class GenerationFiles:
             "articles": json.loads((folder / "articles.json").read_text(encoding="utf-8")),
             "article_days": arr("article_days"),
             "article_ends": arr("article_ends"),
-            "shingles": arr("shingles"),
+            "shingles": rows("shingles"),
             "shingle_ends": arr("shingle_ends"),
             "terms": json.loads((folder / "terms.json").read_text(encoding="utf-8")),
-            "tokens": arr("tokens"),
+            "tokens": rows("tokens"),
             "token_ends": arr("token_ends"),
-            "sentence_spans": arr("sentence_spans"),
-            "sentence_vectors": arr("sentence_vectors"),
+            "sentence_spans": rows("sentence_spans"),
+            "sentence_vectors": rows("sentence_vectors"),
             "sentence_ends": arr("sentence_ends"),
         }
         if len(arrays["ids"]) != int(meta["chunks"]):
@@ -226,12 +228,46 @@ class GenerationFiles:
         return int(self._indptr[t + 1] - self._indptr[t])
 
 
-def _map(path: Path) -> Any:
-    """A read-only map of a file (an empty file maps to b"")."""
-    if path.stat().st_size == 0:
-        return b""
-    with open(path, "rb") as f:
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+class _Rows:
+    """A file's bytes (or an .npy array's rows) read with `pread` when sliced.
+
+    Not mapped: an answer reads a few hundred scattered rows, and each page fault of a map
+    also maps its neighbours (the kernel's fault-around, MADV_RANDOM or not), so a process
+    soon held most of the files (at 100k chunks, 30 questions mapped 80 of the 86 MB of
+    texts). Read, the rows stay in the page cache, shared by every process, and out of each
+    one's memory. The open file keeps a pruned generation readable, as a map would.
+    """
+
+    def __init__(
+        self, path: Path, offset: int = 0, dtype: Any = None, shape: tuple = (), size: int = 0
+    ) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - open as long as the files are read
+        self._offset, self._dtype, self._shape = offset, dtype, shape
+        self._len = size if dtype is not None else os.fstat(self._file.fileno()).st_size
+
+    @classmethod
+    def npy(cls, path: Path) -> _Rows:
+        with open(path, "rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0
+            if major > 1:
+                read = np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read(f)
+            if fortran:
+                raise ValueError(f"{path} is in Fortran order")
+            return cls(path, f.tell(), dtype, tuple(shape[1:]), shape[0] if shape else 0)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, part: slice) -> Any:
+        start, stop, _ = part.indices(self._len)
+        count = max(0, stop - start)
+        if self._dtype is None:
+            return os.pread(self._file.fileno(), count, self._offset + start)
+        width = self._dtype.itemsize * int(np.prod(self._shape, dtype=np.int64))
+        data = os.pread(self._file.fileno(), count * width, self._offset + start * width)
+        return np.frombuffer(data, dtype=self._dtype).reshape(count, *self._shape)
 
 
 def _load_bm25(folder: Path) -> Any:
@@ -344,9 +380,7 @@ class FilesWriter:
             "articles": articles,
             "article_days": np.asarray(days, dtype=np.int32),
             "article_ends": np.asarray(article_ends, dtype=np.int64),
-            "shingles": (
-                np.concatenate(shingles) if shingles else np.zeros(0, dtype=np.uint64)
-            ),
+            "shingles": (np.concatenate(shingles) if shingles else np.zeros(0, dtype=np.uint64)),
             "shingle_ends": np.cumsum([len(s) for s in shingles], dtype=np.int64),
             "terms": list(self._vocab),
             "tokens": np.asarray([t for toks in tokens for t in toks], dtype=np.int32),
