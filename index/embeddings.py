@@ -360,11 +360,7 @@ class OnnxEmbedder:
 
     def _vector(self, text: str) -> np.ndarray:
         """The text's mean-pooled, normalised vector, from a run of the model on it alone."""
-        hidden = self._hidden(self._tokens.ids([text])[0])[None]
-        # the arithmetic of the batched pooling it replaces, so a text alone keeps its vector
-        pooled = hidden.sum(1) / hidden.shape[1]
-        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-        return pooled[0]
+        return self._pool(self._hidden(self._tokens.ids([text])[0]))
 
     def _hidden(self, ids: list[int]) -> np.ndarray:
         """The model's output for one text's token ids (special tokens included), a row each."""
@@ -399,7 +395,8 @@ class OnnxEmbedder:
 
     @staticmethod
     def _pool(hidden: np.ndarray) -> np.ndarray:
-        """`_vector`'s pooling of one text's output: its mean, normalised."""
+        """One text's output pooled: its mean, normalised, with the arithmetic of the batched
+        pooling it replaced, so a text alone keeps the vector it had."""
         pooled = hidden[None].sum(1) / hidden.shape[0]
         pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return pooled[0]
