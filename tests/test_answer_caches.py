@@ -172,7 +172,7 @@ def test_shingles_are_the_hashed_five_word_runs() -> None:
 
 def test_shingles_are_the_same_in_every_process() -> None:
     """The build stores them and answering processes compare them: no per-process hash seed."""
-    code = "from index.shingles import article_shingles as a; print(a([%r]).tolist())" % SOLAR
+    code = f"from index.shingles import article_shingles as a; print(a([{SOLAR!r}]).tolist())"
     runs = {
         subprocess.run(
             [sys.executable, "-c", code],
