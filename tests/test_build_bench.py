@@ -33,7 +33,10 @@ def test_the_build_is_timed_against_stock_langchain_on_the_same_articles(
 
     assert r["stock"]["articles"] == r["articles"] == 3
     assert r["stock"]["chunks"] > 0 and r["stock"]["seconds"] > 0
-    assert r["stock_over_build"] == pytest.approx(r["stock"]["seconds"] / r["build_seconds"], 0.01)
+    # the seconds are printed to 0.01 s: on three articles that alone moves their ratio by ~1 %
+    stock_s, build_s = r["stock"]["seconds"], r["build_seconds"]
+    rounding = stock_s / build_s * (0.005 / stock_s + 0.005 / build_s) + 0.001
+    assert r["stock_over_build"] == pytest.approx(stock_s / build_s, abs=rounding)
     assert r["cosine_to_torch"]["n"] == r["chunks"]
     assert r["cosine_to_torch"]["mean"] >= 0.99
     assert r["cpu"]
