@@ -331,7 +331,7 @@ class FilesWriter:
             return None
         return row
 
-    def _arrays(self) -> dict[str, Any]:
+    def _arrays(self, sentences_whole: bool = True) -> dict[str, Any]:
         """Rows grouped by article (first seen first), by chunk index within it."""
         order = sorted(
             self._records,
@@ -386,7 +386,7 @@ class FilesWriter:
             "tokens": np.asarray([t for toks in tokens for t in toks], dtype=np.int32),
             "token_ends": np.cumsum([len(t) for t in tokens], dtype=np.int64),
             "token_lists": tokens,
-            **_sentence_arrays(sentences),
+            **(_sentence_arrays(sentences) if sentences_whole else {"sentence_rows": sentences}),
         }
 
     def _bm25(self, token_lists: list[list[int]]) -> Any:
@@ -428,8 +428,9 @@ class FilesWriter:
 
     def _write(self, tmp: Path, generation: str) -> None:
         tmp.mkdir(parents=True)
-        arrays = self._arrays()
+        arrays = self._arrays(sentences_whole=False)
         token_lists = arrays.pop("token_lists")
+        _save_sentences(tmp, arrays.pop("sentence_rows"))
         for name in ("ids", "articles", "terms"):
             (tmp / f"{name}.json").write_text(json.dumps(arrays[name]), encoding="utf-8")
         (tmp / "texts.bin").write_bytes(arrays["texts"])
@@ -444,9 +445,6 @@ class FilesWriter:
             "shingle_ends",
             "tokens",
             "token_ends",
-            "sentence_spans",
-            "sentence_vectors",
-            "sentence_ends",
         ):
             np.save(tmp / f"{name}.npy", arrays[name])
         if arrays["ids"]:
@@ -461,11 +459,39 @@ class FilesWriter:
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
+def _sentence_counts(rows: Sequence[Sentences | None]) -> tuple[int, list[int]]:
+    """The vectors' width, and how many sentences each row keeps (none: 0)."""
+    dim = next((s[1].shape[1] for s in rows if s is not None and s[1].ndim == 2), 0)
+    return dim, [len(s[0]) if s is not None and s[1].shape[1:] == (dim,) else 0 for s in rows]
+
+
+def _save_sentences(folder: Path, rows: list[Sentences | None]) -> None:
+    """`_sentence_arrays` written into the folder row by row, never whole in memory (at 300k
+    chunks the vectors are ~2 GB, which the build would otherwise hold twice)."""
+    dim, counts = _sentence_counts(rows)
+    total = sum(counts)
+    np.save(folder / "sentence_ends.npy", np.cumsum(counts, dtype=np.int64))
+    if not total:  # a map of nothing cannot be made
+        np.save(folder / "sentence_spans.npy", np.zeros((0, 2), np.int32))
+        np.save(folder / "sentence_vectors.npy", np.zeros((0, dim), np.float16))
+        return
+    write = np.lib.format.open_memmap
+    spans = write(folder / "sentence_spans.npy", "w+", np.int32, (total, 2))
+    vectors = write(folder / "sentence_vectors.npy", "w+", np.float16, (total, dim))
+    at = 0
+    for row, n in zip(rows, counts, strict=True):
+        if n and row is not None:
+            spans[at : at + n], vectors[at : at + n] = row[0], row[1]
+            at += n
+    spans.flush()
+    vectors.flush()
+    del spans, vectors
+
+
 def _sentence_arrays(rows: list[Sentences | None]) -> dict[str, np.ndarray]:
     """Every row's sentences in three arrays (rows without any take no room)."""
-    dim = next((s[1].shape[1] for s in rows if s is not None and s[1].ndim == 2), 0)
-    kept = [s for s in rows if s is not None and len(s[0]) and s[1].shape[1:] == (dim,)]
-    counts = [len(s[0]) if s is not None and s[1].shape[1:] == (dim,) else 0 for s in rows]
+    dim, counts = _sentence_counts(rows)
+    kept = [s for s, n in zip(rows, counts, strict=True) if n and s is not None]
     return {
         "sentence_spans": (
             np.concatenate([s[0] for s in kept]) if kept else np.zeros((0, 2), np.int32)
