@@ -90,12 +90,6 @@ class KeywordIndex:
         row = self.files.row_of.get(chunk_id)
         return None if row is None else self.passage(row)
 
-    def article_passages(self, article_id: str) -> list[Passage]:
-        number = self.files.article_number.get(article_id)
-        if number is None:
-            return []
-        return [self.passage(row) for row in self.files.rows_of_article(number)]
-
     def day(self, article_id: str) -> date | None:
         number = self.files.article_number.get(article_id)
         ordinal = int(self.files.article_days[number]) if number is not None else 0
