@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from collections import defaultdict
@@ -24,6 +23,7 @@ from bot.text import content_terms
 from bot.wire import WIRE_JACCARD, is_copy, outlet
 from index.embeddings import Embedder
 from index.errors import CitebotError
+from index.provenance import iso_day
 from index.store import GenerationReader, IndexReader, Passage
 from index.store.files import GenerationFiles
 
@@ -35,18 +35,12 @@ RRF_K = 60
 SHINGLE_CACHE = 4096
 # idf values kept per index generation: the terms of questions and the passages they read
 IDF_CACHE = 65536
-_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 
 
 def parse_date(text: str) -> date | None:
     """A date from the article metadata ("2022/06/16", "2022-06-16T10:00:00Z"), or None."""
-    m = _DATE.search(text or "")
-    if not m:
-        return None
-    try:
-        return date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        return None
+    day = iso_day(text)  # the day as ingest parses it
+    return date.fromisoformat(day) if day else None
 
 
 class KeywordIndex:
