@@ -6,8 +6,8 @@ it and ends it), and markers that point to no given passage are removed. A claim
 1. **support**: a passage it cites scores at least `SUPPORT_THRESHOLD` (0.5) on 0.6 × the
    IDF-weighted share of the claim's content words found in the passage + 0.4 × the cosine of
    claim and passage embeddings (the embedding only when words alone fall short), and
-2. **facts**: the rules of `bot.claimcheck` hold against the passages it cites, read as one
-   text: its numbers, amounts, percentages, years, months and weekdays are in them (by
+2. **facts**: the rules of `bot.answering.claimcheck` hold against the passages it cites, read
+   as one text: its numbers, amounts, percentages, years, months and weekdays are in them (by
    value); its capitalised names are (a short form of a full name allowed); its quoted text is
    word for word; its negations match the best matching passage sentence; two names around a
    shared verb are not swapped. A claim found verbatim in a passage passes these rules.
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bot.answer import REFUSAL_TEXT, Citation
-from bot.claimcheck import violation
+from bot.answering.claimcheck import violation
 from bot.passages import NumberedPassage
 from bot.scoring import Idf, coverage_by, support
 from bot.text import content_terms

@@ -213,7 +213,7 @@ def eval_claims(corpus: Path, limit: int, seed: int, as_json: bool) -> None:
     Claims are made from sentences of the corpus (verbatim, reworded, or with one fact
     changed) and checked against the passage they came from, as `ask` checks an answer.
     """
-    from bot.claims_eval import format_claims_report, run_claims_eval
+    from bot.evaluation.claims_eval import format_claims_report, run_claims_eval
     from bot.pipeline import load_default_embedder
 
     settings = Settings()

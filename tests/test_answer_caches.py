@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 
 from bot.answerers.extractive import ExtractiveAnswerer
-from bot.claimcheck import _analyse, _sentences, violation
+from bot.answering.claimcheck import _analyse, _sentences, violation
 from bot.gate import _held, gate
 from bot.passages import NumberedPassage
 from bot.retrieval import KeywordIndex, _may_copy

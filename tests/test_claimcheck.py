@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.answering.claimcheck import violation
 from bot.citations import check
-from bot.claimcheck import violation
 from bot.cli import main
 from bot.passages import NumberedPassage
 from index.provenance import Provenance

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from bot.answering.claimcheck import SYMMETRIC, quote_spans, stated_values
 from bot.citations import check
-from bot.claimcheck import SYMMETRIC, quote_spans, stated_values
 from bot.passages import NumberedPassage
 from bot.retrieval import KeywordIndex
 from bot.text import STOPWORDS, content_terms
