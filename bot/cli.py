@@ -23,8 +23,8 @@ def _answer_json(answer) -> str:
 
 def _pipeline(settings: Settings, library: str | None = None):
     """The pipeline of the library named (default: the default library, or the only one)."""
-    from bot.pipeline import build_pipeline
-    from index.libraries import choose_library, load_libraries
+    from bot.answering.pipeline import build_pipeline
+    from index.library_config import choose_library, load_libraries
 
     libraries = load_libraries(settings.libraries_file, settings.index, settings.fetching)
     return build_pipeline(choose_library(libraries, library).index, settings.answering)
@@ -40,10 +40,10 @@ LIBRARY = click.option(
 
 def chat_loop(pipeline, read=input, write=click.echo, as_of: date | None = None) -> None:
     """A REPL with history: a thin front end over the same conversation core as the bot."""
-    from bot.conversation import ConversationService, MemoryLog
+    from bot.answering.questions import MAX_QUESTION_CHARS
     from bot.errors import BadQuestionError
-    from bot.questions import MAX_QUESTION_CHARS
-    from bot.render import render_text
+    from bot.serving.conversation import ConversationService, MemoryLog
+    from bot.terminal import render_text
 
     chat = ConversationService(pipeline, MemoryLog(), max_question_chars=MAX_QUESTION_CHARS)
     write("Ask about the articles (empty line or Ctrl-D to quit).")
@@ -99,7 +99,7 @@ def cli(ctx: click.Context) -> None:
         return
     settings = Settings()
     setup_logging(settings.log_level)
-    from index.libraries import load_libraries
+    from index.library_config import load_libraries
 
     for library in load_libraries(settings.libraries_file, settings.index, settings.fetching):
         folders = library.folders or (library.index.articles_dir,)
@@ -134,7 +134,7 @@ AS_OF = click.option(
 @LIBRARY
 def ask(question: str, as_json: bool, as_of: date | None, library: str | None) -> None:
     """Answer one question."""
-    from bot.render import render_text
+    from bot.terminal import render_text
 
     settings = Settings()
     setup_logging("WARNING")
@@ -186,7 +186,7 @@ def eval_cmd(
     A question with a `question_date` is asked as of that day (the library as it stood then)
     and again undated; both columns are printed.
     """
-    from bot.evaluate import format_report, run_eval
+    from bot.evaluation.evaluate import format_report, run_eval
 
     settings = Settings()
     setup_logging("WARNING")
@@ -213,8 +213,8 @@ def eval_claims(corpus: Path, limit: int, seed: int, as_json: bool) -> None:
     Claims are made from sentences of the corpus (verbatim, reworded, or with one fact
     changed) and checked against the passage they came from, as `ask` checks an answer.
     """
+    from bot.answering.pipeline import load_default_embedder
     from bot.evaluation.claims_eval import format_claims_report, run_claims_eval
-    from bot.pipeline import load_default_embedder
 
     settings = Settings()
     setup_logging("WARNING")

@@ -13,7 +13,7 @@ import click
 from pydantic import ValidationError
 
 from index.errors import CitebotError
-from index.libraries import LibraryConfig, choose_library, load_libraries
+from index.library_config import LibraryConfig, choose_library, load_libraries
 from index.logs import setup_logging
 from index.settings import FeedSettings, IndexSettings, Settings
 
@@ -61,7 +61,7 @@ def progress_bar(
 def _skips_in_the_summary() -> Iterator[None]:
     """The summary lists every skipped file and every fetch failure with its reason: no log
     line says it a second time."""
-    quiet = {"index.articles": logging.ERROR, "index.feeds.fetch": logging.WARNING}
+    quiet = {"index.ingest.articles": logging.ERROR, "index.ingest.feeds.fetch": logging.WARNING}
     levels = {name: logging.getLogger(name).level for name in quiet}
     for name, level in quiet.items():
         logging.getLogger(name).setLevel(level)
@@ -83,7 +83,7 @@ def fetch_for_build(
     every = list(dict.fromkeys([*settings.feeds, *feeds]))
     if not every and not urls:
         return None
-    from index.feeds import fetch_sources
+    from index.ingest.feeds import fetch_sources
 
     try:
         with progress_bar(show, unit="page", desc="fetching") as update:
@@ -109,9 +109,9 @@ def run_build(
 
     The progress bars show on a terminal unless `--json` is asked; `progress` forces them.
     """
-    from index.build import build_index
-    from index.embeddings import embedder_from_settings
-    from index.feeds import build_roots
+    from index.build.builder import build_index
+    from index.build.embeddings import embedder_from_settings
+    from index.ingest.feeds import build_roots
 
     show = progress if progress is not None else not as_json and sys.stderr.isatty()
     with _skips_in_the_summary():
@@ -129,7 +129,7 @@ def run_build(
 
 def format_fetch(f: dict) -> list[str]:
     """The fetch part of a build summary: totals, then a line per feed and per failure."""
-    from index.feeds import report_lines
+    from index.ingest.feeds import report_lines
 
     if "error" in f:
         return [f"fetch failed: {f['error']}; built from the articles already on disk"]
@@ -258,7 +258,7 @@ def format_stats(s: dict) -> str:
 @LIBRARY
 def stats(as_json: bool, library: str | None) -> None:
     """Articles, chunks, model, collection and where the index lives."""
-    from index.build import index_stats
+    from index.build.builder import index_stats
 
     settings = Settings()
     setup_logging("WARNING")

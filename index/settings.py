@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     # several libraries in one bot (see README); used only when the file exists
     libraries_file: Path = Field(Path("libraries.toml"), alias="LIBRARIES_FILE")
 
-    # News feeds: what `index.feeds.fetch_sources` fetches, and how politely
+    # News feeds: what `index.ingest.feeds.fetch_sources` fetches, and how politely
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FEEDS")
     # fetched articles (one .jsonl file each) and the fetch state (.state.json) live here
     fetched_dir: Path = Field(Path(".citebot/fetched"), alias="FETCHED_DIR")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index.embeddings import load_embedder
+from index.build.embeddings import load_embedder
 from index.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,21 +76,21 @@ def sample_settings(tmp_path_factory: pytest.TempPathFactory, model_cache: Path)
 
 def libraries_of(settings: Settings) -> list:
     """The libraries these settings name, read as the entry points read them."""
-    from index.libraries import load_libraries
+    from index.library_config import load_libraries
 
     return load_libraries(settings.libraries_file, settings.index, settings.fetching)
 
 
 def shelf(settings: Settings, pipeline) -> list:
     """`pipeline` as the one implicit library of these settings (no libraries file)."""
-    from index.libraries import implicit_library
+    from index.library_config import implicit_library
 
     return [(implicit_library(settings.index, settings.fetching), pipeline)]
 
 
 @pytest.fixture(scope="session")
 def sample_index(sample_settings: Settings, embedder) -> Settings:
-    from index.build import build_index
+    from index.build.builder import build_index
 
     build_index(sample_settings.index, embedder)
     return sample_settings
@@ -99,7 +99,7 @@ def sample_index(sample_settings: Settings, embedder) -> Settings:
 @pytest.fixture(scope="session")
 def sample_pipeline(sample_index: Settings, embedder):
     """The real answering pipeline over the sample articles (extractive answerer)."""
-    from bot.pipeline import build_pipeline
+    from bot.answering.pipeline import build_pipeline
 
     return build_pipeline(sample_index.index, sample_index.answering, embedder)
 

@@ -11,14 +11,14 @@ import zlib
 
 import numpy as np
 
-from bot.answerers.extractive import ExtractiveAnswerer
+from bot.answering.answerers.extractive import ExtractiveAnswerer
 from bot.answering.claimcheck import _analyse, _sentences, violation
-from bot.gate import _held, gate
-from bot.passages import NumberedPassage
-from bot.retrieval import KeywordIndex, _may_copy
-from bot.text import _cached_terms, content_terms, stemmed_terms
-from bot.wire import WIRE_JACCARD, is_copy, shingles
-from index.provenance import Provenance
+from bot.answering.gate import _held, gate
+from bot.answering.passages import NumberedPassage
+from bot.answering.retrieval import KeywordIndex, _may_copy
+from bot.answering.text import _cached_terms, content_terms, stemmed_terms
+from bot.answering.wire import WIRE_JACCARD, is_copy, shingles
+from index.ingest.provenance import Provenance
 from index.store import Passage
 
 SOLAR = (
@@ -172,7 +172,7 @@ def test_shingles_are_the_hashed_five_word_runs() -> None:
 
 def test_shingles_are_the_same_in_every_process() -> None:
     """The build stores them and answering processes compare them: no per-process hash seed."""
-    code = f"from index.shingles import article_shingles as a; print(a([{SOLAR!r}]).tolist())"
+    code = f"from index.text.shingles import article_shingles as a; print(a([{SOLAR!r}]).tolist())"
     runs = {
         subprocess.run(
             [sys.executable, "-c", code],
@@ -190,8 +190,8 @@ def test_an_answer_from_a_built_index_embeds_only_the_question(
     settings, sample_articles, embedder
 ) -> None:
     """The build kept every sentence's vector (late chunking): no answer embeds a sentence."""
-    from bot.pipeline import build_pipeline
-    from index.build import build_index
+    from bot.answering.pipeline import build_pipeline
+    from index.build.builder import build_index
 
     build_index(settings.index, embedder)
     counting = CountingEmbedder(embedder)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bot.answerers.extractive import ExtractiveAnswerer
-from bot.text import content_terms
+from bot.answering.answerers.extractive import ExtractiveAnswerer
+from bot.answering.text import content_terms
 from tests.test_answer_caches import _passages
 
 
@@ -24,13 +24,15 @@ def test_scoring_the_sentences_weighs_each_question_term_once(embedder) -> None:
 
 
 def test_the_answerer_reads_the_sentence_terms_the_gate_stemmed(embedder, monkeypatch) -> None:
-    import bot.text
-    from bot.gate import gate
+    import bot.answering.text
+    from bot.answering.gate import gate
 
     stemmed: list[str] = []
-    stem = bot.text.stemmed_terms
-    monkeypatch.setattr(bot.text, "stemmed_terms", lambda text: stemmed.append(text) or stem(text))
-    bot.text._cached_terms.cache_clear()
+    stem = bot.answering.text.stemmed_terms
+    monkeypatch.setattr(
+        bot.answering.text, "stemmed_terms", lambda text: stemmed.append(text) or stem(text)
+    )
+    bot.answering.text._cached_terms.cache_clear()
     question = "What did the operator say the floating solar farm will supply?"
     gated = gate(question, _passages(), lambda t: 1.0).passages
     stemmed.clear()
@@ -41,7 +43,7 @@ def test_the_answerer_reads_the_sentence_terms_the_gate_stemmed(embedder, monkey
 
 
 def test_a_passage_holds_the_terms_of_its_text_and_of_its_plain_spelling() -> None:
-    from bot.gate import _held
+    from bot.answering.gate import _held
 
     title, text = "U.S.-China talks", "Russia-China trade grew. The U.S. envoy met them in Vienna."
 

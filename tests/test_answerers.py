@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from bot.answerers import AnswererContext, answerer_names, make_answerer
-from bot.answerers.extractive import ExtractiveAnswerer
-from bot.answerers.llm import ChatAnswerer
-from bot.pipeline import Pipeline
-from bot.retrieval import SearchIndex
+from bot.answering.answerers import AnswererContext, answerer_names, make_answerer
+from bot.answering.answerers.extractive import ExtractiveAnswerer
+from bot.answering.answerers.llm import ChatAnswerer
+from bot.answering.pipeline import Pipeline
+from bot.answering.retrieval import SearchIndex
 from index.errors import ConfigError
 from index.settings import Settings
 from index.store import open_index

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answer import REFUSAL_TEXT
+from bot.answering.answer import REFUSAL_TEXT
 from bot.errors import BadQuestionError
 
 TRADE_Q = "How much was trade between Russia and China last year?"
@@ -90,8 +90,8 @@ def test_answer_as_dict_is_json_ready(sample_pipeline):
 
 
 def test_a_build_made_elsewhere_is_followed_without_a_restart(settings, sample_articles, embedder):
-    from bot.pipeline import build_pipeline
-    from index.build import build_index
+    from bot.answering.pipeline import build_pipeline
+    from index.build.builder import build_index
 
     build_index(settings.index, embedder)
     pipeline = build_pipeline(settings.index, settings.answering, embedder)
@@ -112,9 +112,9 @@ def test_a_build_made_elsewhere_is_followed_without_a_restart(settings, sample_a
 
 def test_a_sentence_that_asks_is_never_the_answer(embedder):
     """A news quiz repeats the question word for word; quoting it would answer nothing."""
-    from bot.answerers.extractive import ExtractiveAnswerer
-    from bot.passages import NumberedPassage
-    from index.provenance import Provenance
+    from bot.answering.answerers.extractive import ExtractiveAnswerer
+    from bot.answering.passages import NumberedPassage
+    from index.ingest.provenance import Provenance
 
     question = "Which company turned off the air conditioning in its stores to save money?"
     text = (

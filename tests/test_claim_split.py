@@ -3,9 +3,9 @@ the passage it cites, and none of them needs the model."""
 
 from __future__ import annotations
 
-from bot.citations import _claims, check
-from bot.passages import NumberedPassage
-from index.provenance import Provenance
+from bot.answering.citations import _claims, check
+from bot.answering.passages import NumberedPassage
+from index.ingest.provenance import Provenance
 from tests.test_answer_caches import CountingEmbedder
 
 HEADLINE = "NEW WEBB PHOTOS: NASA releases the sharpest images of the universe"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.answering.citations import check
 from bot.answering.claimcheck import violation
-from bot.citations import check
+from bot.answering.passages import NumberedPassage
 from bot.cli import main
-from bot.passages import NumberedPassage
-from index.provenance import Provenance
+from index.ingest.provenance import Provenance
 
 CLAIMS_CORPUS = Path(__file__).resolve().parent / "data" / "claims" / "corpus.jsonl"
 

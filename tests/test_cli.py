@@ -129,9 +129,9 @@ def test_a_bad_setting_is_named_not_a_traceback(monkeypatch, capsys):
 
 
 def test_terminal_citations_name_publisher_and_day():
-    from bot.answer import Answer, Citation
-    from bot.render import render_text
-    from index.provenance import Provenance
+    from bot.answering.answer import Answer, Citation
+    from bot.terminal import render_text
+    from index.ingest.provenance import Provenance
 
     voltra = Provenance(
         title="Voltra widens recall",
@@ -174,7 +174,7 @@ def main_job_env(settings, monkeypatch):
 def test_main_job_starts_on_the_live_index_when_its_build_fails(
     main_job_env, sample_articles, embedder
 ):
-    from index.build import build_index
+    from index.build.builder import build_index
 
     built = build_index(main_job_env.index, embedder)
     (sample_articles / "articles-sample.txt").unlink()  # ARTICLES_DIR is empty now

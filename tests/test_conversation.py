@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
-from bot.answer import REFUSAL_TEXT, Answer
-from bot.conversation import HISTORY_TURNS, ConversationService, MemoryLog
-from bot.discord.feedback import FeedbackLog
+from bot.answering.answer import REFUSAL_TEXT, Answer
 from bot.errors import BadQuestionError
-from bot.ratelimit import RateLimitedError
+from bot.serving.conversation import HISTORY_TURNS, ConversationService, MemoryLog
+from bot.serving.feedback import FeedbackLog
+from bot.serving.ratelimit import RateLimitedError
 
 
 class Scripted:

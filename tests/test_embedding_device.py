@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import index.embeddings as embeddings
-from index.embeddings import load_embedder, resolve_device
+import index.build.embeddings as embeddings
+from index.build.embeddings import load_embedder, resolve_device
 from index.errors import ModelError
 
 
@@ -53,7 +53,7 @@ def test_on_a_gpu_the_torch_backend_runs_there(monkeypatch, model_cache) -> None
 )
 def test_auto_on_a_machine_without_a_gpu_does_not_load_torch() -> None:
     code = (
-        "import sys; from index.embeddings import resolve_device; "
+        "import sys; from index.build.embeddings import resolve_device; "
         "print(resolve_device('auto'), 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

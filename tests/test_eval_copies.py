@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
-from bot.evaluate import Known, retrieval_metrics
+from bot.evaluation.evaluate import Known, retrieval_metrics
 
 
 def test_a_gold_wire_copy_counts_at_the_rank_of_the_passage_standing_for_it() -> None:

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from bot.followup import carry_terms, split_carried
-from bot.scoring import answer_type_bonus
-from index.build import build_index
+from bot.answering.followup import carry_terms, split_carried
+from bot.answering.scoring import answer_type_bonus
+from index.build.builder import build_index
 
 TRADE_Q = "How much did trade between Russia and China reach last year?"
 SOLAR = """Floating solar farm opens on Lake Ardent
@@ -53,7 +53,7 @@ def test_carried_words_are_kept_apart_from_the_followup() -> None:
 
 @pytest.fixture
 def solar_pipeline(settings, sample_articles, embedder):
-    from bot.pipeline import build_pipeline
+    from bot.answering.pipeline import build_pipeline
 
     (settings.articles_dir / "solar.txt").write_text(SOLAR)
     build_index(settings.index, embedder)

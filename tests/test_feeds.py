@@ -1,4 +1,4 @@
-"""Fetching news feeds, sitemaps and pages from a site of our own on 127.0.0.1 (index.feeds)."""
+"""Fetching news feeds, sitemaps and pages from our own site on 127.0.0.1 (index.ingest.feeds)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import time
 import httpx
 import pytest
 
-from index.articles import load_articles
-from index.feeds import fetch_sources
-from index.feeds.archive import STATE_FILE
-from index.feeds.client import _connect_reason
-from index.feeds.extract import canonical_url
+from index.ingest.articles import load_articles
+from index.ingest.feeds import fetch_sources
+from index.ingest.feeds.archive import STATE_FILE
+from index.ingest.feeds.client import _connect_reason
+from index.ingest.feeds.extract import canonical_url
 from index.settings import Settings
 from tests.newsite import NewsSite
 
@@ -175,8 +175,8 @@ def test_changed_page_rewrites_only_its_own_file(settings, site):
 def test_keep_days_prunes_older_articles_and_skips_older_entries(settings, site, monkeypatch):
     _fetch(settings, site, "/feeds/rss.xml", "/feeds/atom.xml")
     now = datetime.datetime(2026, 11, 25, 12, tzinfo=datetime.UTC)
-    monkeypatch.setattr("index.feeds.archive._now", lambda: now)
-    monkeypatch.setattr("index.feeds.fetch._now", lambda: now)
+    monkeypatch.setattr("index.ingest.feeds.archive._now", lambda: now)
+    monkeypatch.setattr("index.ingest.feeds.fetch._now", lambda: now)
     report = _fetch(settings.model_copy(update={"keep_days": 4}), site, "/feeds/rss.xml")
     assert report.pruned == 3  # bridge (Nov 20), budget (18) and school meals (15)
     assert set(_articles(settings)) == {"rail-strike.html"}

@@ -7,13 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.answer import Answer, Citation
+from bot.answering.answer import Answer, Citation
+from bot.answering.pipeline import build_pipeline
+from bot.answering.wire import WIRE_JACCARD, is_copy, jaccard, normalised_words, shingles
 from bot.discord.render import render_citation
-from bot.pipeline import build_pipeline
-from bot.render import render_text
-from bot.wire import WIRE_JACCARD, is_copy, jaccard, normalised_words, shingles
-from index.build import build_index
-from index.provenance import Provenance
+from bot.terminal import render_text
+from index.build.builder import build_index
+from index.ingest.provenance import Provenance
 
 STORY = (
     "The national weather office said on Tuesday that the dam on the Lower Vale river was "

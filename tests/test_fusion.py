@@ -6,7 +6,7 @@ from datetime import date
 
 import numpy as np
 
-from bot.retrieval import HybridRetriever, KeywordIndex, SearchIndex, Snapshot
+from bot.answering.retrieval import HybridRetriever, KeywordIndex, SearchIndex, Snapshot
 from index.store import Passage
 
 QVEC = np.array([1.0, 0.0], dtype=np.float32)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.gate import gate, missing_specifics, normalise_question
-from bot.passages import NumberedPassage
-from index.build import build_index
-from index.provenance import Provenance
+from bot.answering.gate import gate, missing_specifics, normalise_question
+from bot.answering.passages import NumberedPassage
+from index.build.builder import build_index
+from index.ingest.provenance import Provenance
 
 TRADE = "How big was Russia-China trade?"
 
@@ -116,7 +116,7 @@ replaced by the end of the year, at a cost of 3 million dollars.
 
 @pytest.fixture
 def audit_pipeline(settings, embedder):
-    from bot.pipeline import build_pipeline
+    from bot.answering.pipeline import build_pipeline
 
     (settings.articles_dir / "audit.txt").write_text(AUDIT)
     build_index(settings.index, embedder)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from index.articles import MAX_FILE_BYTES, load_articles
+from index.ingest.articles import MAX_FILE_BYTES, load_articles
 
 DATA = Path(__file__).resolve().parent / "data"
 FORMATS = DATA / "formats"
@@ -560,7 +560,7 @@ def test_identical_articles_in_several_files_are_one_article(folder: Path) -> No
 
 
 def test_each_extension_has_its_parser_in_the_format_registry() -> None:
-    from index.formats import SUPPORTED_SUFFIXES, markdown, parser_for
+    from index.ingest.formats import SUPPORTED_SUFFIXES, markdown, parser_for
 
     assert parser_for(".MD") is markdown.parse
     assert parser_for(".pdf") is None

@@ -19,10 +19,9 @@ import pytest
 from chromadb.api.client import Client as ChromaClient
 from chromadb.api.models.Collection import Collection
 
-from index.articles import load_articles
-from index.build import build_index, chunk_all, index_stats
+from index.build.builder import build_index, chunk_all, index_stats
 from index.errors import BuildConflictError, CitebotError, StoreWriteError
-from index.sentences import split_sentences
+from index.ingest.articles import load_articles
 from index.settings import Settings
 from index.store import (
     BuildLease,
@@ -31,6 +30,7 @@ from index.store import (
     make_client,
     open_index,
 )
+from index.text.sentences import split_sentences
 from tests.conftest import make_settings
 
 FORMATS = Path(__file__).resolve().parent / "data" / "formats"
@@ -227,12 +227,12 @@ def test_build_of_files_unchanged_since_the_live_one_reads_no_article(
     (sample_articles / "scan.txt").write_bytes(b"%PDF-1.7\n\x00\x00binary")
     build_index(settings.index, embedder)
     confirmed = build_index(settings.index, embedder)  # a build that keeps the live one records too
-    import index.build
+    import index.build.builder
 
     def no_parsing(*args, **kwargs):
         raise AssertionError("parsed the articles again")
 
-    monkeypatch.setattr(index.build, "load_articles", no_parsing)
+    monkeypatch.setattr(index.build.builder, "load_articles", no_parsing)
     again = build_index(settings.index, embedder)
 
     assert {**again.as_dict(), "seconds": 0} == {**confirmed.as_dict(), "seconds": 0}
@@ -243,7 +243,7 @@ def test_build_of_files_unchanged_since_the_live_one_reads_no_article(
     article = sample_articles / "articles-sample.txt"
     article.write_text(article.read_text() + "\nThe port reopened on Monday.\n")
     assert build_index(settings.index, embedder).switched
-    monkeypatch.setattr(index.build, "load_articles", no_parsing)
+    monkeypatch.setattr(index.build.builder, "load_articles", no_parsing)
     with pytest.raises(AssertionError, match="parsed"):
         build_index(settings.index.model_copy(update={"max_article_chars": 5000}), embedder)
 
@@ -606,7 +606,7 @@ def kept_sentences(settings: Settings) -> dict[str, dict]:
 
 
 def test_each_chunk_keeps_its_sentences_vectors_from_its_own_pass(small_chunks, embedder) -> None:
-    from index.late_chunking import embed_chunks
+    from index.build.late_chunking import embed_chunks
 
     build_index(small_chunks.index, embedder)
     kept = kept_sentences(small_chunks)
@@ -675,8 +675,8 @@ def test_killed_build_process_leaves_the_old_index_answering(small_chunks, embed
     write_wire(small_chunks.articles_dir, 8)
     script = (
         "import os, signal\n"
-        "from index.build import build_index\n"
-        "from index.embeddings import load_embedder\n"
+        "from index.build.builder import build_index\n"
+        "from index.build.embeddings import load_embedder\n"
         "from index.settings import Settings\n"
         "s = Settings()\n"
         "e = load_embedder(s.embedding_model, s.embedding_backend, s.model_cache)\n"

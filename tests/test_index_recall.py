@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from index.articles import load_articles
+from index.ingest.articles import load_articles
 from index.store import create_generation, make_client, open_index, write_pointer
 
 DOCS, QUERIES, K = 3000, 200, 10

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build import build_index, index_stats
+from index.build.builder import build_index, index_stats
 from index.errors import BuildConflictError
 from index.store import IndexStore, acquire_lease, make_client, open_index
 from tests.conftest import make_settings
@@ -89,7 +89,7 @@ def test_build_on_the_server_answers_from_the_server(server_settings, embedder) 
 
 
 def test_the_bot_pipeline_answers_from_the_server(server_settings, embedder) -> None:
-    from bot.pipeline import build_pipeline
+    from bot.answering.pipeline import build_pipeline
 
     build_index(server_settings.index, embedder)
     pipeline = build_pipeline(server_settings.index, server_settings.answering, embedder)
@@ -104,7 +104,7 @@ def test_bots_share_the_keyword_index_the_build_wrote(
 ) -> None:
     """Bots beside the build map its files; a bot on another machine writes them once, and is
     told that the sentence vectors stayed with the build's files."""
-    from bot.retrieval import SearchIndex
+    from bot.answering.retrieval import SearchIndex
     from index.store.files import files_folder
     from index.store.reader import GenerationReader
 

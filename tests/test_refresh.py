@@ -1,4 +1,4 @@
-"""The running bot's refresh (bot.refresh): fetch, incremental build, switch, on a schedule."""
+"""The running bot's refresh (bot.serving.refresh): fetch, incremental build, switch, scheduled."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import shutil
 
 import pytest
 
-from bot.conversation import MemoryLog
-from bot.libraries import Libraries
-from bot.pipeline import build_pipeline
-from bot.refresh import RefreshBusyError, Refresher
-from index.build import build_index
-from index.feeds import build_roots, fetch_sources
-from index.libraries import implicit_library
+from bot.answering.pipeline import build_pipeline
+from bot.serving.conversation import MemoryLog
+from bot.serving.libraries import Libraries
+from bot.serving.refresh import RefreshBusyError, Refresher
+from index.build.builder import build_index
+from index.ingest.feeds import build_roots, fetch_sources
+from index.library_config import implicit_library
 from index.settings import Settings
 from index.store import acquire_lease, live_generation, make_client
 from tests.conftest import SAMPLE_DIR, feed_settings
@@ -112,7 +112,7 @@ async def test_refresh_while_a_build_holds_the_lease_is_skipped_and_logged(
     live = live_generation(settings.index)
     lease = acquire_lease(make_client(settings.index), settings.collection)
     try:
-        with caplog.at_level(logging.INFO, logger="bot.refresh"):
+        with caplog.at_level(logging.INFO, logger="bot.serving.refresh"):
             result = await Refresher([library]).refresh_scheduled(library)
     finally:
         lease.release()
@@ -130,7 +130,7 @@ async def test_a_failed_refresh_keeps_the_live_index_and_logs_why(library, site,
     shutil.rmtree(settings.fetched_dir)
     settings.articles_dir.mkdir()  # an empty library: the build refuses to switch to it
 
-    with caplog.at_level(logging.WARNING, logger="bot.refresh"):
+    with caplog.at_level(logging.WARNING, logger="bot.serving.refresh"):
         result = await Refresher([library]).refresh_scheduled(library)
 
     assert result is None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.retrieval import KeywordIndex
+from bot.answering.retrieval import KeywordIndex
 from index.store import Passage
 from tests.conftest import make_settings
 
@@ -42,7 +42,7 @@ ARTICLES = [
 
 @pytest.fixture(scope="module")
 def dated_settings(tmp_path_factory, model_cache: Path, embedder):
-    from index.build import build_index
+    from index.build.builder import build_index
 
     tmp = tmp_path_factory.mktemp("dated")
     (tmp / "articles").mkdir()
@@ -54,7 +54,7 @@ def dated_settings(tmp_path_factory, model_cache: Path, embedder):
 
 
 def _urls(settings, embedder, as_of=None, **overrides) -> list[str]:
-    from bot.pipeline import build_pipeline
+    from bot.answering.pipeline import build_pipeline
 
     answering = settings.answering.model_copy(update=overrides)
     retriever = build_pipeline(settings.index, answering, embedder).retriever
@@ -81,7 +81,7 @@ def test_asked_as_of_a_day_later_articles_are_left_out(dated_settings, embedder)
 
 
 def test_the_pipeline_answers_as_of_a_day(dated_settings, embedder):
-    from bot.pipeline import build_pipeline
+    from bot.answering.pipeline import build_pipeline
 
     pipeline = build_pipeline(dated_settings.index, dated_settings.answering, embedder)
     june = pipeline.ask(QUESTION, as_of=date(2022, 7, 1))
@@ -118,8 +118,8 @@ def test_freshness_decays_from_the_newest_article_and_ignores_bad_dates():
 
 
 def test_chat_as_of_a_day_keeps_to_that_day(dated_settings, embedder):
+    from bot.answering.pipeline import build_pipeline
     from bot.cli import chat_loop
-    from bot.pipeline import build_pipeline
 
     questions = iter([QUESTION, ""])
     shown: list[str] = []

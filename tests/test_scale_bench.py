@@ -45,7 +45,7 @@ def test_a_synthetic_library_is_written_as_a_build_writes_it_and_answers(
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert float(vectors[0] @ real.vectors[origin[0]]) > 0.9  # near its real chunk
 
-    from index.build import index_signature
+    from index.build.builder import index_signature
     from index.store import open_index
 
     signature = index_signature(settings, embedder)

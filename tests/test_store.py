@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.retrieval import HybridRetriever, SearchIndex
+from bot.answering.retrieval import HybridRetriever, SearchIndex
 from index.errors import CitebotError
 from index.store import IndexStore, acquire_lease, connect
 from index.store.reader import GenerationReader

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 
-from bot.answer import Answer, Citation
+from bot.answering.answer import Answer, Citation
 from bot.cli import main
-from bot.render import render_text
-from index.provenance import Provenance
+from bot.terminal import render_text
+from index.ingest.provenance import Provenance
 from index.settings import Settings
 
 CLEAR = "\x1b[2J\x1b[H"
@@ -44,7 +44,7 @@ def test_escape_sequences_and_controls_are_stripped_from_every_field():
 def test_citebot_ask_prints_no_escape_sequence_from_an_article(
     tmp_path, model_cache, embedder, monkeypatch, capsys
 ):
-    from index.build import build_index
+    from index.build.builder import build_index
 
     (tmp_path / "articles").mkdir()
     article = {

@@ -33,8 +33,8 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import NamedTuple
 
-from bot.text import STOPWORDS, content_terms
-from index.sentences import sentence_spans
+from bot.answering.text import STOPWORDS, content_terms
+from index.text.sentences import sentence_spans
 
 
 @dataclass(frozen=True)

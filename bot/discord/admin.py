@@ -1,5 +1,5 @@
 """`/reindex`: fetch the feeds and build incrementally, in the background, for the operator's
-servers (what the scheduled refresh does, on demand; see `bot.refresh`).
+servers (what the scheduled refresh does, on demand; see `bot.serving.refresh`).
 
 Admin commands are guild commands of the servers named by ADMIN_GUILDS (else the dev guild):
 elsewhere they are neither listed nor run. There, members with Manage Server may reindex, and
@@ -22,7 +22,7 @@ from index.errors import CitebotError
 
 if TYPE_CHECKING:
     from bot.discord.app import Citebot
-    from bot.libraries import Library
+    from bot.serving.libraries import Library
 
 log = logging.getLogger(__name__)
 

@@ -16,18 +16,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answer import Answer
-from bot.conversation import ConversationService
+from bot.answering.answer import Answer
 from bot.discord.admin import AdminCog
 from bot.discord.ask import AskCog
-from bot.discord.feedback import FeedbackLog
 from bot.discord.library import LibraryCog
 from bot.discord.render import NO_PINGS
 from bot.discord.views import VoteButton
-from bot.libraries import Libraries, Library
-from bot.refresh import Refresher
+from bot.serving.conversation import ConversationService
+from bot.serving.feedback import FeedbackLog
+from bot.serving.libraries import Libraries, Library
+from bot.serving.refresh import Refresher
 from index.errors import CitebotError, ConfigError
-from index.libraries import LibraryConfig, load_libraries
+from index.library_config import LibraryConfig, load_libraries
 from index.settings import DiscordSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ TOKEN_HELP = (
 
 
 class Pipeline(Protocol):
-    """What the bot needs from `bot.pipeline.Pipeline`; every method blocks."""
+    """What the bot needs from `bot.answering.pipeline.Pipeline`; every method blocks."""
 
     def answer(
         self, question: str, history: Sequence[tuple[str, str]] = (), as_of: date | None = None
@@ -61,7 +61,7 @@ class Pipeline(Protocol):
     def reindex(self, sources: Sequence[Path] | None = None) -> dict: ...
 
 
-# Each configured library with the pipeline it answers from (see `bot.libraries`).
+# Each configured library with the pipeline it answers from (see `bot.serving.libraries`).
 Shelf = Sequence[tuple[LibraryConfig, Pipeline]]
 
 if TYPE_CHECKING:
@@ -393,7 +393,7 @@ def run(settings: Settings) -> int:
     """`citebot run`: check the token, load every library's pipeline (one model for all),
     serve until SIGINT or SIGTERM."""
     require_token(settings.discord)
-    from bot.libraries import open_pipelines
+    from bot.serving.libraries import open_pipelines
 
     configs = load_libraries(settings.libraries_file, settings.index, settings.fetching)
     asyncio.run(_serve(settings.discord, open_pipelines(configs, settings.answering)))

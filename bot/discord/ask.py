@@ -13,12 +13,12 @@ from discord import app_commands
 from discord.ext import commands
 from discord.utils import escape_markdown
 
-from bot.answer import Answer
-from bot.conversation import ConversationService
+from bot.answering.answer import Answer
 from bot.discord.chatter import asks_something, thanks
 from bot.discord.render import NO_PINGS, render_answer, shorten, thread_name
 from bot.discord.views import vote_view
-from bot.ratelimit import RateLimitedError, RateLimiter
+from bot.serving.conversation import ConversationService
+from bot.serving.ratelimit import RateLimitedError, RateLimiter
 
 if TYPE_CHECKING:
     from bot.discord.app import Citebot

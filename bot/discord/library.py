@@ -10,9 +10,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.answering.retrieval import parse_date
 from bot.discord.render import NO_PINGS, source_pages
 from bot.discord.views import SourcesPager
-from bot.retrieval import parse_date
 
 if TYPE_CHECKING:
     from bot.discord.app import Citebot

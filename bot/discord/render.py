@@ -8,8 +8,8 @@ from typing import Any
 
 import discord
 
-from bot.answer import Answer, Citation
-from index.sentences import sentence_spans
+from bot.answering.answer import Answer, Citation
+from index.text.sentences import sentence_spans
 
 # every message the bot sends: text from users or articles must never ping anyone
 NO_PINGS = discord.AllowedMentions.none()

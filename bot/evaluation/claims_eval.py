@@ -23,16 +23,16 @@ from typing import Any
 
 import numpy as np
 
+from bot.answering.citations import check
 from bot.answering.claimcheck import SYMMETRIC, quote_spans, stated_values
-from bot.citations import check
-from bot.passages import NumberedPassage
-from bot.retrieval import KeywordIndex
-from bot.text import STOPWORDS, content_terms
-from index.chunking import Chunk, chunk_article
-from index.embeddings import Embedder
-from index.formats.jsonl import parse as parse_jsonl
-from index.sentences import sentence_spans
+from bot.answering.passages import NumberedPassage
+from bot.answering.retrieval import KeywordIndex
+from bot.answering.text import STOPWORDS, content_terms
+from index.build.chunking import Chunk, chunk_article
+from index.build.embeddings import Embedder
+from index.ingest.formats.jsonl import parse as parse_jsonl
 from index.store import Passage
+from index.text.sentences import sentence_spans
 
 SUPPORTED = (
     "verbatim",

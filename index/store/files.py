@@ -16,11 +16,11 @@ Layout of one generation's folder (`FORMAT`):
     article_of.npy              row -> article number
     articles.json               article ids; article_days.npy: date ordinal, 0 when undated
     article_ends.npy            end row of each article (its rows are contiguous)
-    shingles.npy, shingle_ends.npy   each article's word shingles (`index.shingles`: wire copies)
+    shingles.npy, shingle_ends.npy   each article's word shingles (`index.text.shingles`)
     terms.json, tokens.npy, token_ends.npy   stemmed terms of each row (the next build's reuse)
     sentence_spans.npy, sentence_vectors.npy, sentence_ends.npy   each row's sentences (start,
                                 end in its text) and their vectors (float16; late chunking,
-                                `index.late_chunking`), when the build kept them
+                                `index.build.late_chunking`), when the build kept them
     bm25/                       the bm25s index (CSC scores, memory-mapped)
 """
 
@@ -39,15 +39,15 @@ from typing import Any
 
 import numpy as np
 
-from index.provenance import iso_day
+from index.ingest.provenance import iso_day
 from index.settings import IndexSettings
-from index.shingles import article_shingles
-from index.terms import passage_terms
+from index.text.shingles import article_shingles
+from index.text.terms import passage_terms
 
 log = logging.getLogger(__name__)
 
 FORMAT = 3
-MANIFEST = "manifest.json"  # what the build read (see `index.build.source_manifest`)
+MANIFEST = "manifest.json"  # what the build read (see `index.build.builder.source_manifest`)
 _TMP = ".tmp-"  # folders being written: `.tmp-<generation>-<random>`
 # sentence vectors of a generation being built, batch by batch: a build interrupted before its
 # switch leaves them for the next, which reuses its vectors (`.partial-<generation>/`)

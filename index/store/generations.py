@@ -5,7 +5,7 @@ the pointer (the metadata of `<name>__pointer`) to it in one call. Readers follo
 the live index answers throughout a build, and an interrupted build leaves it untouched. Builds of
 one collection exclude each other with a lease kept in the store itself (`index/store/lease.py`).
 
-`IndexStore` is the only place that knows this layout; `index/build.py` hands it records.
+`IndexStore` is the only place that knows this layout; `index/build/builder.py` hands it records.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class IndexStore:
         return list_generations(self.client, self.name)
 
     def live_manifest(self) -> dict[str, Any] | None:
-        """What the build of the live generation read (`index.build.source_manifest`), if known."""
+        """What the live generation's build read (`builder.source_manifest`), if known."""
         active = self.pointer().get("active")
         return read_manifest(self.files, active) if active else None
 

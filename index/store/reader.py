@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import IndexNotBuiltError, StoreError
-from index.provenance import Provenance
+from index.ingest.provenance import Provenance
 from index.settings import IndexSettings
 from index.store.chroma import generation_count, iter_records, make_client, read_pointer, where_is
 from index.store.files import GenerationFiles, ensure_files, files_folder

@@ -11,9 +11,9 @@ import pytest
 from simcord.actors import MemberActor
 from simcord.builders import ChannelHandle, GuildHandle, RoleHandle
 
-from bot.answer import Answer
+from bot.answering.answer import Answer
 from bot.discord.app import Citebot
-from bot.discord.feedback import FeedbackLog
+from bot.serving.feedback import FeedbackLog
 from index.settings import Settings
 from tests.conftest import shelf
 

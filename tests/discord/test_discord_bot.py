@@ -12,7 +12,7 @@ from dataclasses import replace
 import discord
 import pytest
 
-from bot.answer import REFUSAL_TEXT, Answer
+from bot.answering.answer import REFUSAL_TEXT, Answer
 from bot.discord.app import APOLOGY
 from bot.discord.render import MESSAGE_LIMIT, REPHRASE_HINT
 
@@ -372,7 +372,7 @@ async def test_sources_lists_the_indexed_articles(simcord_env, world):
 
 
 async def test_sources_pages_through_a_long_library(simcord_env, world, pipeline):
-    from bot.pipeline import ArticleInfo
+    from bot.answering.pipeline import ArticleInfo
 
     many = [
         ArticleInfo(f"Article {i:02}", f"https://news.example/{i}", "Wire", 2) for i in range(25)

@@ -12,10 +12,10 @@ from contextlib import closing
 import pytest
 from pydantic import ValidationError
 
-from bot.answer import Answer, Citation
-from bot.discord.feedback import FeedbackLog, UnknownAnswerError, key_path
-from bot.ratelimit import RateLimitedError, RateLimiter
-from index.provenance import Provenance
+from bot.answering.answer import Answer, Citation
+from bot.serving.feedback import FeedbackLog, UnknownAnswerError, key_path
+from bot.serving.ratelimit import RateLimitedError, RateLimiter
+from index.ingest.provenance import Provenance
 from index.settings import Settings
 
 

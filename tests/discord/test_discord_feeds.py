@@ -8,8 +8,8 @@ import time
 import discord
 import pytest
 
-from index.build import build_index
-from index.feeds import build_roots, fetch_sources
+from index.build.builder import build_index
+from index.ingest.feeds import build_roots, fetch_sources
 from tests.conftest import feed_settings
 from tests.discord.conftest import NEWSROOM_ID, Spy
 from tests.newsite import BRIDGE_PAGE, LIVE_FEED, STORM_PAGE, STORM_QUESTION, rss_feed
@@ -40,7 +40,7 @@ def bot_settings(request, tmp_path, model_cache, site, embedder):
 
 @pytest.fixture
 def pipeline(bot_settings, embedder):
-    from bot.pipeline import build_pipeline
+    from bot.answering.pipeline import build_pipeline
 
     return Spy(build_pipeline(bot_settings.index, bot_settings.answering, embedder))
 

@@ -44,7 +44,7 @@ SUPPRESS_EMBEDS = 1 << 2
 @pytest.fixture(scope="module")
 def hostile_index(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder):
     """An index of one article full of Discord markup, invite links and pings."""
-    from index.build import build_index
+    from index.build.builder import build_index
 
     tmp = tmp_path_factory.mktemp("hostile")
     (tmp / "articles").mkdir()
@@ -66,7 +66,7 @@ def bot_settings(hostile_index: Settings, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def pipeline(hostile_index: Settings, embedder):
-    from bot.pipeline import build_pipeline
+    from bot.answering.pipeline import build_pipeline
 
     return build_pipeline(hostile_index.index, hostile_index.answering, embedder)
 

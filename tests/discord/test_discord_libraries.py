@@ -11,9 +11,9 @@ import pytest
 import pytest_asyncio
 
 from bot.discord.app import Citebot
-from bot.discord.feedback import FeedbackLog
-from bot.libraries import open_pipelines
-from index.build import build_index, index_stats
+from bot.serving.feedback import FeedbackLog
+from bot.serving.libraries import open_pipelines
+from index.build.builder import build_index, index_stats
 from index.settings import Settings
 from tests.conftest import libraries_of, make_settings
 from tests.discord.conftest import NEWSROOM_ID, Spy

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from markup_check import live_markup
 
-from bot.answer import REFUSAL_TEXT, Answer, Citation
+from bot.answering.answer import REFUSAL_TEXT, Answer, Citation
+from bot.answering.pipeline import ArticleInfo
 from bot.discord.render import (
     MESSAGE_LIMIT,
     QUOTE_LIMIT,
@@ -16,8 +17,7 @@ from bot.discord.render import (
     split_text,
     thread_name,
 )
-from bot.pipeline import ArticleInfo
-from index.provenance import Provenance
+from index.ingest.provenance import Provenance
 
 
 def cite(n: int = 1, quote: str = "Trade reached $240 billion.", **fields: str) -> Citation:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.discord.app import Citebot, ShardedCitebot, make_bot
-from bot.discord.feedback import FeedbackLog
+from bot.serving.feedback import FeedbackLog
 from tests.conftest import shelf
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.simcord(settle_timeout=30)]

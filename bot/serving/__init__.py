@@ -1,0 +1,1 @@
+"""Serving answers: the conversation core, libraries, refreshes, rate limit, answer log."""

@@ -1,0 +1,1 @@
+"""Building the index: articles into chunks, chunks into vectors, a generation switched in."""

@@ -1,0 +1,1 @@
+"""Text in words and sentences: the sentence splitter, the stemmed terms, the word shingles."""
