@@ -89,7 +89,7 @@ async def load(settings, pipeline, questions: list[str]) -> dict:
     """Ask every question at once, each from its own member; wait until all are answered."""
     import simcord
 
-    from bot.discord.app import Citebot
+    from bot.discord.client import Citebot
     from bot.serving.feedback import FeedbackLog
     from index.library_config import implicit_library
 

@@ -28,6 +28,10 @@ class BuildConflictError(CitebotError):
     """Another build of the same collection holds the store's build lease."""
 
 
+class BadFileError(CitebotError):
+    """A whole file could not be read as articles."""
+
+
 class ModelError(CitebotError):
     """The embedding model could not be loaded."""
 

@@ -14,8 +14,8 @@ from tokenizers import Tokenizer
 
 from index.build.chunking import chunk_article
 from index.build.embeddings import resolve_model_path
-from index.ingest.articles import Article, article_id, load_articles
-from index.ingest.provenance import Provenance
+from index.ingest.articles import load_articles
+from index.ingest.provenance import Article, Provenance, article_id
 from index.text.sentences import sentence_spans
 
 DATA = Path(__file__).resolve().parent / "data"

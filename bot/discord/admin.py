@@ -21,7 +21,7 @@ from bot.discord.render import NO_PINGS, reindex_summary
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
-    from bot.discord.app import Citebot
+    from bot.discord.client import Citebot
     from bot.serving.libraries import Library
 
 log = logging.getLogger(__name__)
@@ -117,3 +117,13 @@ class AdminCog(commands.Cog):
             channel = interaction.channel
             if isinstance(channel, discord.abc.Messageable):
                 await channel.send(summary, allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: Citebot) -> None:
+    """The extension's entry point: `/reindex`, as guild commands of the admin servers only
+    (servers not named never see it)."""
+    admin = [discord.Object(g) for g in bot.admin_guilds()]
+    if not admin:
+        log.info("/reindex is off: set ADMIN_GUILDS to the servers that may use it")
+        return
+    await bot.add_cog(AdminCog(bot), guilds=admin)

@@ -16,12 +16,12 @@ from discord.utils import escape_markdown
 from bot.answering.answer import Answer
 from bot.discord.chatter import asks_something, thanks
 from bot.discord.render import NO_PINGS, render_answer, shorten, thread_name
-from bot.discord.views import vote_view
+from bot.discord.views import VoteButton, vote_view
 from bot.serving.conversation import ConversationService
 from bot.serving.ratelimit import RateLimitedError, RateLimiter
 
 if TYPE_CHECKING:
-    from bot.discord.app import Citebot
+    from bot.discord.client import Citebot
 
 log = logging.getLogger(__name__)
 
@@ -162,3 +162,10 @@ async def _open_thread(message: discord.Message, question: str) -> discord.Threa
     except discord.HTTPException as error:
         log.warning("could not open a thread in channel %s: %s", message.channel.id, error)
         return None
+
+
+async def setup(bot: Citebot) -> None:
+    """The extension's entry point: asking, and the vote buttons its answers carry (which work
+    after a restart too)."""
+    bot.add_dynamic_items(VoteButton)
+    await bot.add_cog(AskCog(bot))

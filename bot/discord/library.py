@@ -15,7 +15,7 @@ from bot.discord.render import NO_PINGS, source_pages
 from bot.discord.views import SourcesPager
 
 if TYPE_CHECKING:
-    from bot.discord.app import Citebot
+    from bot.discord.client import Citebot
 
 HELP = """\
 I answer questions about a library of news articles, quoting and numbering my sources.
@@ -75,3 +75,8 @@ class LibraryCog(commands.Cog):
             ephemeral=True,
             allowed_mentions=NO_PINGS,
         )
+
+
+async def setup(bot: Citebot) -> None:
+    """The extension's entry point: `/sources` and `/help`."""
+    await bot.add_cog(LibraryCog(bot))

@@ -11,7 +11,7 @@ import discord
 from bot.discord.render import NO_PINGS
 
 if TYPE_CHECKING:
-    from bot.discord.app import Citebot
+    from bot.discord.client import Citebot
 
 VOTES = {"up": (1, "👍"), "down": (-1, "👎")}
 

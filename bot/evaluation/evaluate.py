@@ -20,7 +20,7 @@ from typing import Any
 from langchain_core.documents import Document
 
 from bot.answering.retrieval import parse_date
-from index.ingest.articles import article_id
+from index.ingest.provenance import article_id
 from index.settings import AnsweringSettings, IndexSettings
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from index.build.chunking import CHUNKING_VERSION, Chunk, chunk_article
 from index.build.embeddings import Embedder
 from index.build.late_chunking import embed_chunks
 from index.errors import CitebotError, StoreWriteError
-from index.ingest.articles import MAX_FILE_BYTES, Article, ParseResult, iter_files, load_articles
+from index.ingest.articles import MAX_FILE_BYTES, ParseResult, iter_files, load_articles
+from index.ingest.provenance import Article
 from index.settings import IndexSettings
 from index.store import LEASE_SECONDS, GenerationBuild, IndexStore, Records
 

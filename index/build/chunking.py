@@ -8,8 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from index.ingest.articles import Article
-from index.ingest.provenance import HasProvenance, Provenance
+from index.ingest.provenance import Article, HasProvenance, Provenance
 from index.text.sentences import sentence_spans
 
 # Bump when a change here moves chunk boundaries, so unchanged articles are chunked again.

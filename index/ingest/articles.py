@@ -1,8 +1,8 @@
-"""Articles, and reading the files under the article folders into them.
+"""Reading the files under the article folders into articles (`provenance.Article`).
 
 Each format (.txt in the user's own format, .md, .html, .jsonl) is parsed by its module in
-`index.ingest.formats`; this module walks the folders, reads files safely and keeps one copy of each
-article."""
+`index.ingest.formats`; this module walks the folders, reads files safely and keeps one copy of
+each article. It is the only importer of the formats, which know the article record alone."""
 
 from __future__ import annotations
 
@@ -14,31 +14,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.errors import CitebotError
-from index.ingest.provenance import HasProvenance, Provenance
+from index.errors import BadFileError, CitebotError
+from index.ingest.formats import parser_for
+from index.ingest.provenance import Article
 
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ARTICLE_CHARS = 1_000_000  # the default of the MAX_ARTICLE_CHARS setting
-
-
-class BadFileError(CitebotError):
-    """A whole file could not be read as articles."""
-
-
-@dataclass(frozen=True)
-class Article(HasProvenance):
-    """One article: its provenance (whose `article_id` is stable across edits of the body),
-    its text, and its place in its file."""
-
-    provenance: Provenance
-    text: str
-    position: int = 0
-
-    @property
-    def id(self) -> str:
-        return self.provenance.article_id
 
 
 @dataclass
@@ -48,11 +31,6 @@ class ParseResult:
     articles: list[Article] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     incomplete: set[str] = field(default_factory=set)  # sources skipped in whole or in part
-
-
-def article_id(source: str, key: str) -> str:
-    """Stable id from the file an article came from and its key within that file."""
-    return hashlib.sha1(f"{source}\x00{key}".encode()).hexdigest()[:16]
 
 
 def _read_text(path: Path) -> str:
@@ -77,8 +55,6 @@ def _read_text(path: Path) -> str:
 
 def parse_file(path: Path, source: str, skipped: list[dict[str, str]]) -> list[Article]:
     """Parse one file by its extension; raises `BadFileError` when the whole file is unusable."""
-    from index.ingest.formats import parser_for
-
     suffix = path.suffix.lower()
     parse = parser_for(suffix)
     if parse is None:

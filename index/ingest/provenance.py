@@ -1,7 +1,9 @@
 """Where a passage comes from: one frozen record, made once at ingest and carried unchanged by
 the article, its chunks, the stored metadata, the numbered passages and the citations.
 
-This is the only place that lists the provenance fields: a field added to `Provenance` (with a
+`Article` (an article's provenance and text) lives here too, so the formats that make articles
+need nothing of the reader that calls them. This is the only place that lists the provenance
+fields: a field added to `Provenance` (with a
 default) is stored with every chunk, read back with every passage and printed by
 `citebot ask --json`; only a renderer that is to show it needs an edit of its own.
 """
@@ -9,6 +11,7 @@ default) is stored with every chunk, read back with every passage and printed by
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 from dataclasses import dataclass, fields
 from typing import Any
@@ -109,3 +112,22 @@ class HasProvenance:
     @property
     def doc_id(self) -> str:
         return self.provenance.doc_id
+
+
+@dataclass(frozen=True)
+class Article(HasProvenance):
+    """One article: its provenance (whose `article_id` is stable across edits of the body),
+    its text, and its place in its file."""
+
+    provenance: Provenance
+    text: str
+    position: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.provenance.article_id
+
+
+def article_id(source: str, key: str) -> str:
+    """Stable id from the file an article came from and its key within that file."""
+    return hashlib.sha1(f"{source}\x00{key}".encode()).hexdigest()[:16]

@@ -12,7 +12,7 @@ from simcord.actors import MemberActor
 from simcord.builders import ChannelHandle, GuildHandle, RoleHandle
 
 from bot.answering.answer import Answer
-from bot.discord.app import Citebot
+from bot.discord.client import Citebot
 from bot.serving.feedback import FeedbackLog
 from index.settings import Settings
 from tests.conftest import shelf

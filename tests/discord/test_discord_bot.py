@@ -13,7 +13,7 @@ import discord
 import pytest
 
 from bot.answering.answer import REFUSAL_TEXT, Answer
-from bot.discord.app import APOLOGY
+from bot.discord.client import APOLOGY
 from bot.discord.render import MESSAGE_LIMIT, REPHRASE_HINT
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.simcord(settle_timeout=30)]

@@ -16,7 +16,8 @@ import discord.http
 import pytest
 from fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord
 
-from bot.discord.app import bot_intents, run, run_bot
+from bot.discord.app import run, run_bot
+from bot.discord.client import bot_intents
 from index.errors import ConfigError
 from index.settings import Settings
 from tests.conftest import shelf

@@ -10,7 +10,7 @@ import discord
 import pytest
 import pytest_asyncio
 
-from bot.discord.app import Citebot
+from bot.discord.client import Citebot
 from bot.serving.feedback import FeedbackLog
 from bot.serving.libraries import open_pipelines
 from index.build.builder import build_index, index_stats

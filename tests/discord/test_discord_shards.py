@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.discord.app import Citebot, ShardedCitebot, make_bot
+from bot.discord.app import make_bot
+from bot.discord.client import Citebot, ShardedCitebot
 from bot.serving.feedback import FeedbackLog
 from tests.conftest import shelf
 

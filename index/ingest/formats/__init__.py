@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from index.ingest.articles import Article
+from index.ingest.provenance import Article
 
 Parser = Callable[[str, str, list[dict[str, str]]], list[Article]]
 

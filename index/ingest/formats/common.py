@@ -8,8 +8,7 @@ from collections.abc import Iterable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from index.ingest.articles import Article, article_id
-from index.ingest.provenance import ISO_DAY, Provenance, iso_day
+from index.ingest.provenance import ISO_DAY, Article, Provenance, article_id, iso_day
 
 SEPARATOR = re.compile(r"^\s*\+{5,}\s*$", re.MULTILINE)
 # A title is a short line without a full stop in the middle; a body paragraph rarely is.

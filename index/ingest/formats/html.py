@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from index.ingest.articles import Article, BadFileError
+from index.errors import BadFileError
 from index.ingest.formats.common import (
     clean_date,
     derive_title,
@@ -14,6 +14,7 @@ from index.ingest.formats.common import (
     normalise,
     strip_title,
 )
+from index.ingest.provenance import Article
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 
-from index.ingest.articles import Article
 from index.ingest.formats.common import (
     clean_date,
     derive_title,
@@ -14,6 +13,7 @@ from index.ingest.formats.common import (
     normalise,
     strip_title,
 )
+from index.ingest.provenance import Article
 
 log = logging.getLogger(__name__)
 

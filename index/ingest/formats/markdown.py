@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 
-from index.ingest.articles import Article
 from index.ingest.formats.common import (
     SEPARATOR,
     clean_date,
@@ -16,6 +15,7 @@ from index.ingest.formats.common import (
     split_plain_article,
     strip_title,
 )
+from index.ingest.provenance import Article
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from index.ingest.articles import Article
 from index.ingest.formats.common import SEPARATOR, keyed, normalise, split_plain_article
+from index.ingest.provenance import Article
 
 
 def parse(text: str, source: str, skipped: list[dict[str, str]]) -> list[Article]:
