@@ -17,6 +17,14 @@ class StoreError(CitebotError):
     """The vector store could not be reached or used."""
 
 
+class StoreUnreadableError(StoreError):
+    """The store answered, but not whether an index was built: a server gone, a broken folder.
+
+    Never taken for "never built" (an empty pointer), so a failing store is not rebuilt from
+    scratch nor reported as empty.
+    """
+
+
 class StoreWriteError(StoreError):
     """A build could not write its new generation (a full disk, a failing server).
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from bot.answering.retrieval import HybridRetriever, SearchIndex
-from index.errors import CitebotError
-from index.store import IndexStore, acquire_lease, connect
+from index.errors import CitebotError, StoreUnreadableError
+from index.store import IndexStore, acquire_lease, connect, read_pointer
 from index.store.reader import GenerationReader
 
 SIGNATURE = {"model": "hand-made", "chunk_tokens": 200, "chunk_overlap_tokens": 40}
@@ -230,3 +230,19 @@ def test_a_build_reads_the_live_metadata_from_its_files(store, monkeypatch) -> N
     with store.build(SIGNATURE) as build:
         assert build.live_name == gen
         assert build.live_metadata == {cid: meta for cid, (_, meta) in recs.items()}
+
+
+class UnreachableClient:
+    """A Chroma client whose server went away: every call is refused."""
+
+    def get_collection(self, name: str, embedding_function=None):
+        raise ConnectionError("connection refused")
+
+
+def test_a_store_never_built_has_an_empty_pointer(tmp_path) -> None:
+    assert read_pointer(connect(None, 0, tmp_path / "chroma"), "articles") == {}
+
+
+def test_a_store_that_cannot_be_read_is_not_taken_for_one_never_built() -> None:
+    with pytest.raises(StoreUnreadableError, match="connection refused"):
+        read_pointer(UnreachableClient(), "articles")

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from index.errors import StoreError, one_line
+from chromadb.errors import NotFoundError
+
+from index.errors import StoreError, StoreUnreadableError, one_line
 from index.settings import IndexSettings
 
 log = logging.getLogger(__name__)
@@ -63,11 +65,16 @@ def new_generation_name(name: str) -> str:
 
 
 def read_pointer(client, name: str) -> dict[str, Any]:
-    """The pointer's metadata: `active`, `previous`, `model`, … ({} when never built)."""
+    """The pointer's metadata: `active`, `previous`, `model`, … ({} when never built);
+    `StoreUnreadableError` when the store cannot say."""
     try:
         col = client.get_collection(pointer_name(name), embedding_function=None)
-    except Exception:
+    except NotFoundError:
         return {}
+    except Exception as exc:  # Chroma's client raises many kinds: refused, timeouts, its own
+        raise StoreUnreadableError(
+            f"cannot read the index pointer {pointer_name(name)!r}: {one_line(exc)}"
+        ) from exc
     return dict(col.metadata or {})
 
 

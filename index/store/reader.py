@@ -117,10 +117,11 @@ class GenerationReader:
 
 
 class IndexReader:
-    """The live index of one collection name: follows its pointer from generation to generation.
+    """The live index of one collection name, as its pointer names it at opening: `live`, for
+    one-off reads (tools, tests, a build's comparison).
 
-    `live` is replaced, never changed, when the pointer moves; a caller that took it keeps
-    reading the generation it took.
+    The one follower of the pointer is the answering side's `SearchIndex`
+    (`bot.answering.retrieval`), which calls `open_live` and swaps whole snapshots.
     """
 
     def __init__(self, client, name: str, where: str, files: Path | None = None) -> None:
@@ -141,12 +142,6 @@ class IndexReader:
         except Exception as exc:
             raise StoreError(f"the live index {active} cannot be opened: {exc}") from exc
         return GenerationReader(self.client, active, collection, self.files)
-
-    def refresh(self) -> bool:
-        """Follow the pointer; True when the live generation changed since the last call."""
-        live = self.open_live(self.live)
-        changed, self.live = live is not self.live, live
-        return changed
 
     # one-off reads of the live generation (tools, tests)
     @property
