@@ -7,19 +7,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
-from datetime import date
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answering.answer import Answer
 from bot.discord.render import NO_PINGS
 from bot.serving.conversation import ConversationService
 from bot.serving.feedback import FeedbackLog
-from bot.serving.libraries import Libraries, Library
+from bot.serving.libraries import Libraries, Library, LibraryPipeline
 from bot.serving.refresh import Refresher
 from index.errors import CitebotError
 from index.library_config import LibraryConfig
@@ -38,18 +35,8 @@ MAX_QUESTION_CHARS = 1000
 APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again shortly."
 
 
-class Pipeline(Protocol):
-    """What the bot needs from `bot.answering.pipeline.Pipeline`; every method blocks."""
-
-    def answer(
-        self, question: str, history: Sequence[tuple[str, str]] = (), as_of: date | None = None
-    ) -> Answer: ...
-    def sources(self) -> list[Any]: ...
-    def reindex(self, sources: Sequence[Path] | None = None) -> dict: ...
-
-
 # Each configured library with the pipeline it answers from (see `bot.serving.libraries`).
-Shelf = Sequence[tuple[LibraryConfig, Pipeline]]
+Shelf = Sequence[tuple[LibraryConfig, LibraryPipeline]]
 
 if TYPE_CHECKING:
     # where a question or command comes from: a message's channel or an interaction's

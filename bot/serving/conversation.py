@@ -33,7 +33,7 @@ ANSWER_WORKERS = 4
 History = list[tuple[str, str]]
 
 
-class Answerer(Protocol):
+class AnswerSource(Protocol):
     """What the conversation needs of the pipeline: an answer to a clean question (blocking)."""
 
     def answer(
@@ -103,7 +103,7 @@ class ConversationService:
 
     def __init__(
         self,
-        answerer: Answerer,
+        answerer: AnswerSource,
         log: AnswerLog,
         *,
         max_question_chars: int,

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.serving.conversation import Answerer, AnswerLog, ConversationService
+from bot.serving.conversation import AnswerLog, AnswerSource, ConversationService
 from bot.serving.ratelimit import RateLimiter
 from index.build.embeddings import Embedder
 from index.library_config import LibraryConfig
 from index.settings import AnsweringSettings, IndexSettings
 
 
-class LibraryPipeline(Answerer, Protocol):
+class LibraryPipeline(AnswerSource, Protocol):
     """What a library needs from `bot.answering.pipeline.Pipeline`; every method blocks."""
 
     def sources(self) -> list[Any]: ...
