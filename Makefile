@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run index stats ask chat test lint typecheck format eval eval-claims bench bench-bot bench-scale calibrate recency-grid clean
+.PHONY: setup run index stats ask chat test lint typecheck format eval eval-claims eval-claims-public train-verifier bench bench-bot bench-scale calibrate recency-grid clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("citebot needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -63,6 +63,18 @@ format: setup
 EVAL ?= ../shared/eval/realtimeqa-dev
 eval: setup
 	$(BIN)/citebot eval --questions $(EVAL)/questions.jsonl --corpus $(EVAL)/corpus.jsonl
+
+# the learned claim verifier: trains from the bundled MiniLM on ../shared/factcheck (about 40
+# minutes on 2 cores), exports ONNX int8 into bot/answering/models/claim-verifier (see training/DATA.md)
+FACTCHECK ?= ../shared/factcheck
+train-verifier: setup
+	$(BIN)/python training/train_verifier.py --factcheck $(FACTCHECK) 2>&1 | tee training/verifier-train.log
+
+# the claim check on the public sets' splits the verifier did not train on (its dev splits)
+eval-claims-public: setup
+	$(BIN)/citebot eval-claims --dataset summedits $(FACTCHECK)/summedits --split evaluation
+	$(BIN)/citebot eval-claims --dataset fever $(FACTCHECK)/fever_symmetric/fever_symmetric_test.jsonl
+	$(BIN)/citebot eval-claims --dataset frank $(FACTCHECK)/frank --split dev
 
 bench: setup
 	$(BIN)/python benchmarks/build_bench.py --corpus $(EVAL)/corpus.jsonl

@@ -203,34 +203,72 @@ def eval_cmd(
 
 
 @cli.command(name="eval-claims")
-@click.option("--corpus", type=click.Path(exists=True, path_type=Path), required=True)
-@click.option("--limit", type=int, default=300, show_default=True, help="Sentences to draw.")
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path), help="Claims made from it.")
+@click.option(
+    "--dataset",
+    type=click.Choice(["summedits", "fever", "frank"]),
+    help="A public set instead (its path as PATH): balanced accuracy per set and edit type.",
+)
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--split", default=None, help="SummEdits: its split (evaluation, test); FRANK: dev or train."
+)
+@click.option("--limit", type=int, default=None, help="Sentences to draw / items to read.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which sentences and edits.")
+@click.option(
+    "--checker",
+    type=click.Choice(["model", "rules"]),
+    default=None,
+    help="The verifier and the rules, or the rules alone (default: CLAIM_VERIFIER).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def eval_claims(corpus: Path, limit: int, seed: int, as_json: bool) -> None:
+def eval_claims(
+    corpus: Path | None,
+    dataset: str | None,
+    path: Path | None,
+    split: str | None,
+    limit: int | None,
+    seed: int,
+    checker: str | None,
+    as_json: bool,
+) -> None:
     """Measure the citation check: kept rate of true and of changed claims, per kind.
 
-    Claims are made from sentences of the corpus (verbatim, reworded, or with one fact
-    changed) and checked against the passage they came from, as `ask` checks an answer.
+    With --corpus, claims are made from sentences of the corpus (verbatim, reworded, or with
+    one fact changed) and checked against the passage they came from, as `ask` checks an
+    answer. With --dataset summedits|fever|frank PATH, each summary sentence of a public set
+    is checked against its document, and a summary is kept only if all its sentences are.
     """
     from bot.answering.pipeline import load_default_embedder
+    from bot.answering.verifier import shipped_verifier
     from bot.evaluation.claims_eval import format_claims_report, run_claims_eval
+    from bot.evaluation.public_claims import format_public_report, run_public_eval
 
+    if (corpus is None) == (dataset is None):
+        raise click.UsageError("give --corpus C.jsonl or --dataset NAME PATH")
+    if dataset and path is None:
+        raise click.UsageError(f"--dataset {dataset} needs the set's PATH")
     settings = Settings()
     setup_logging("WARNING")
-    report = run_claims_eval(
-        corpus,
-        load_default_embedder(settings.index),
-        limit=limit,
-        seed=seed,
-        max_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.chunk_overlap_tokens,
-    )
-    click.echo(
-        json.dumps(report, indent=2, ensure_ascii=False)
-        if as_json
-        else format_claims_report(report)
-    )
+    verifier = shipped_verifier() if (checker or settings.claim_verifier) == "model" else None
+    embedder = load_default_embedder(settings.index)
+    if dataset:
+        assert path is not None
+        report = run_public_eval(dataset, path, embedder, verifier, limit=limit, split=split)
+        text = format_public_report(report)
+    else:
+        assert corpus is not None
+        report = run_claims_eval(
+            corpus,
+            embedder,
+            limit=limit or 300,
+            seed=seed,
+            max_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            verifier=verifier,
+        )
+        text = format_claims_report(report)
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else text)
 
 
 def main(argv: list[str] | None = None) -> int:

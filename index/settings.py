@@ -62,6 +62,7 @@ class AnsweringSettings(Section):
     recency_weight: float
     recency_days: float
     relevance_threshold: float
+    claim_verifier: Literal["model", "rules"]
     llm_provider: str
     llm_base_url: str | None
     llm_model: str
@@ -155,6 +156,9 @@ class Settings(BaseSettings):
     recency_weight: float = Field(0.7, ge=0, le=10, alias="RECENCY_WEIGHT")
     recency_days: float = Field(120.0, gt=0, alias="RECENCY_DAYS")
     relevance_threshold: float = Field(0.40, alias="RELEVANCE_THRESHOLD")
+    # rules: the claim check's rules; model: the shipped learned verifier judges each claim
+    # that is not verbatim, after the certain rules (experimental: see README, Claim check)
+    claim_verifier: Literal["model", "rules"] = Field("rules", alias="CLAIM_VERIFIER")
     # an answerer spec: "extractive", "openai" (with LLM_MODEL) or "openai/<model>"
     llm_provider: str = Field("extractive", alias="LLM_PROVIDER")
     llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")

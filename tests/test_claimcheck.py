@@ -11,6 +11,7 @@ from bot.answering.citations import check
 from bot.answering.claimcheck import violation
 from bot.answering.passages import NumberedPassage
 from bot.cli import main
+from bot.evaluation.claims_eval import BEYOND_RULES, TARGETS
 from index.ingest.provenance import Provenance
 
 CLAIMS_CORPUS = Path(__file__).resolve().parent / "data" / "claims" / "corpus.jsonl"
@@ -29,6 +30,42 @@ PASSAGE = (
 def rule(claim: str) -> str | None:
     v = violation(claim, PASSAGE)
     return v.rule if v else None
+
+
+TRADE = (
+    "Russia and China signed a new gas deal on Monday. "
+    "Exports to Europe fell 12 percent while imports from India rose 30 percent. "
+    "Officials in Moscow said the pipeline could open in 2025. "
+    "Trade between Russia and China reached more than $240 billion last year."
+)
+
+
+def trade_rule(claim: str) -> str | None:
+    v = violation(claim, TRADE)
+    return v.rule if v else None
+
+
+def test_a_figure_of_another_clause_is_dropped():
+    assert trade_rule("Exports to Europe fell 30 percent.") == "number"
+    assert trade_rule("Imports from India fell 12 percent.") == "number"
+
+
+def test_a_figure_of_its_own_clause_passes():
+    assert trade_rule("Imports from India rose 30 percent.") is None
+
+
+def test_a_word_turned_into_its_opposite_is_dropped():
+    assert trade_rule("Exports to Europe rose 12 percent.") == "wording"
+
+
+def test_a_flipped_bound_is_dropped_and_a_synonymous_one_passes():
+    assert trade_rule("Trade between Russia and China reached less than $240 billion.") == "wording"
+    assert trade_rule("Trade between Russia and China reached over $240 billion.") is None
+
+
+def test_a_hedge_stated_as_fact_is_dropped():
+    assert trade_rule("Officials in Moscow said the pipeline will open in 2025.") == "wording"
+    assert trade_rule("Officials in Moscow said the pipeline may open in 2025.") is None
 
 
 def test_a_changed_amount_is_dropped():
@@ -155,7 +192,10 @@ def test_eval_claims_keeps_true_claims_and_drops_changed_ones(model_cache, monke
     for kind in changed:
         assert kinds[kind]["n"] > 0, kind
         assert kinds[kind]["kept"] == 0, kinds[kind]["examples_wrong"]
-    assert report["targets_met"]
+    assert kinds["reworded (all)"]["kept_rate"] >= 0.85
+    # the kinds beyond the rules (a fact moved from another sentence, antonyms, hedges) are
+    # made and reported too, with their own target
+    assert set(BEYOND_RULES) <= set(kinds) and all(k in TARGETS for k in BEYOND_RULES)
 
 
 def test_ask_json_says_which_rule_dropped_an_llm_claim(sample_index, embedder, monkeypatch, capsys):

@@ -12,7 +12,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from bot.answering.answer import REFUSAL_TEXT
 from bot.answering.answerers import Answerer, AnswererUnavailable, Draft
-from bot.answering.citations import check
+from bot.answering.citations import SupportModel, check
 from bot.answering.followup import carry_terms
 from bot.answering.gate import gate as relevance_gate
 from bot.answering.gate import normalise_question
@@ -61,8 +61,10 @@ def build_chain(
     answerer: Answerer,
     fallback: Answerer,
     threshold: float,
+    verifier: SupportModel | None = None,
 ) -> Runnable:
-    """A Runnable from a `ChainInput` to a `ChainOutput`, through the steps of `ChainState`."""
+    """A Runnable from a `ChainInput` to a `ChainOutput`, through the steps of `ChainState`;
+    `verifier` is the learned claim verifier of the citation check (None: the rules alone)."""
     embedder = retriever.embedder
 
     def condense(x: ChainState) -> ChainState:
@@ -115,6 +117,7 @@ def build_chain(
                 embedder,
                 retriever.idf,
                 stored_vectors=retriever.stored_vectors,
+                verifier=verifier,
             )
             for d in checked.dropped:
                 log.info("dropped a claim (%s: %s): %s", d.rule, d.detail, d.claim)

@@ -12,6 +12,14 @@ it and ends it), and markers that point to no given passage are removed. A claim
    word for word; its negations match the best matching passage sentence; two names around a
    shared verb are not swapped. A claim found verbatim in a passage passes these rules.
 
+With the learned verifier (`bot.answering.verifier`, `CLAIM_VERIFIER=model`; experimental)
+a claim that is not verbatim in a passage is judged instead by the rules that are certain
+when they fail (a quotation not word for word in the passages, a number or a name found
+nowhere in them) and then by the model, which reads each cited passage's best windows and
+keeps the claim where its calibrated probability of support reaches the frozen threshold;
+a claim it drops is listed with rule "verifier" and that probability. Verbatim claims (every
+claim of the extractive answerer) never run the model.
+
 The cited passages that pass (1) become its sources. A claim that cites nothing gets the best
 passage that passes both, ranked by word overlap first and then by the full score. A claim
 that fails is dropped and listed in `Checked.dropped` with the rule that dropped it
@@ -26,11 +34,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from bot.answering.answer import REFUSAL_TEXT, Citation
-from bot.answering.claimcheck import violation
+from bot.answering.claimcheck import hard_violation, verbatim, violation
 from bot.answering.passages import NumberedPassage
 from bot.answering.scoring import Idf, coverage_by, support
 from bot.answering.text import content_terms
@@ -38,6 +47,24 @@ from index.build.embeddings import Embedder
 from index.text.sentences import sentence_spans
 
 SUPPORT_THRESHOLD = 0.5
+# an uncited claim is judged against this many passages at most, by word overlap
+UNCITED_JUDGED = 3
+
+
+class SupportModel(Protocol):
+    """What the check needs of a learned verifier (`bot.answering.verifier.ClaimVerifier`)."""
+
+    @property
+    def threshold(self) -> float:
+        """The probability at and above which a claim counts as supported."""
+        ...
+
+    def support_window(self, claim: str, passage: str) -> tuple[float, str]:
+        """The probability that the passage supports the claim, and the window of the
+        passage (whole sentences) that supports it best."""
+        ...
+
+
 # quotes of ≤ 400 characters with the neighbouring sentences put the gold answer in front of
 # the reader for .72 of dev questions, against .62 for the claim sentence alone
 QUOTE_CHARS = 400
@@ -51,9 +78,11 @@ class DroppedClaim:
     """A claim the check removed, the rule that removed it and what that rule did not find."""
 
     claim: str
-    rule: str  # "support", "number", "name", "quote", "negation" or "roles"
+    # "support", "number", "name", "quote", "negation", "roles" or "verifier"
+    rule: str
     detail: str
     passage: int | None  # the passage it was checked against; None when there was none
+    score: float | None = None  # the verifier's probability of support, where it judged
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -120,9 +149,12 @@ class _Judge:
         idf: Idf,
         threshold: float,
         stored_vectors: Callable[[list[str]], dict[str, np.ndarray]] | None,
+        verifier: SupportModel | None = None,
     ) -> None:
         self.claims, self.passages, self.embedder = claims, passages, embedder
         self.idf, self.threshold, self.stored_vectors = idf, threshold, stored_vectors
+        self.verifier = verifier
+        self._probs: dict[tuple[int, int], tuple[float, str]] = {}
         self._pvecs: np.ndarray | None = None
         self._cvecs: np.ndarray | None = None
 
@@ -155,12 +187,56 @@ class _Judge:
         v = violation(claim, "\n\n".join(p.text for p in passages))
         return DroppedClaim(claim, v.rule, v.detail, passages[0].number) if v else None
 
+    def probability(self, ci: int, p: NumberedPassage) -> tuple[float, str]:
+        """The verifier's probability that the passage supports the claim, and the window
+        it read that from (once per pair)."""
+        assert self.verifier is not None
+        key = (ci, p.number)
+        if key not in self._probs:
+            self._probs[key] = self.verifier.support_window(self.claims[ci], p.text)
+        return self._probs[key]
+
+    def judged(self, ci: int, passages: list[NumberedPassage]):
+        """With the verifier: the passages that back the claim, or why none does.
+
+        A claim verbatim in a passage is backed by it (no model run). Otherwise the certain
+        rules read the passages as one text (a quotation, a number or a name found nowhere
+        in them drops the claim), then the verifier reads each passage's best windows; the
+        passages it finds supporting at its frozen threshold are the claim's sources.
+        """
+        assert self.verifier is not None
+        claim = self.claims[ci]
+        exact = [p for p in passages if verbatim(claim, p.text)]
+        if exact:
+            return exact, None
+        first = passages[0].number if passages else None
+        v = hard_violation(claim, "\n\n".join(p.text for p in passages))
+        if v is not None:
+            return [], DroppedClaim(claim, v.rule, v.detail, first)
+        limit = self.verifier.threshold
+        judged = [(*self.probability(ci, p), p) for p in passages]
+        good = [(prob, window, p) for prob, window, p in judged if prob >= limit]
+        # a value or a name must sit in the sentences that support the claim, not only
+        # somewhere else in the passage ("fell 30 percent" where 30 percent is what rose)
+        for prob, window, p in good:
+            v = hard_violation(claim, window)
+            if v is not None:
+                detail = f"{v.detail} (not in the sentences that support the claim)"
+                return [], DroppedClaim(claim, v.rule, detail, p.number, round(prob, 4))
+        if good:
+            return [p for _, _, p in good], None
+        best, _, p = max(judged, key=lambda x: x[0])
+        detail = f"verifier {best:.2f} < {limit:.2f}"
+        return [], DroppedClaim(claim, "verifier", detail, p.number, round(best, 4))
+
     def cited(self, ci: int, cited: list[NumberedPassage]):
         """The cited passages that support the claim, if what it cites holds its facts.
 
         A claim that cites several passages may take a fact from each, so the rules read all
         of them as one text; the support score picks the ones shown as its sources.
         """
+        if self.verifier is not None:
+            return self.judged(ci, cited)
         scores = [(self.score(ci, p), p) for p in cited]
         good = [p for score, p in scores if score >= self.threshold]
         if not good:
@@ -170,6 +246,8 @@ class _Judge:
 
     def uncited(self, ci: int):
         """The best passage that backs an uncited claim, by word overlap first, then in full."""
+        if self.verifier is not None:
+            return self._uncited_judged(ci)
         reason = None
         for ranking in (self.words_only, self.score):
             scored = sorted(((ranking(ci, p), p) for p in self.passages), key=lambda x: -x[0])
@@ -183,6 +261,19 @@ class _Judge:
                     break
         return [], reason
 
+    def _uncited_judged(self, ci: int):
+        """An uncited claim with the verifier: the passages by word overlap, best first; the
+        first few that the verifier finds supporting (each judged as a cited one)."""
+        ranked = sorted(self.passages, key=lambda p: -self.words_only(ci, p))
+        reason = None
+        for p in ranked[:UNCITED_JUDGED]:
+            good, why = self.judged(ci, [p])
+            if good:
+                return good, None
+            if reason is None or (why is not None and why.rule != "verifier"):
+                reason = why
+        return [], reason
+
 
 def check(
     draft: str,
@@ -191,11 +282,15 @@ def check(
     idf: Idf,
     threshold: float = SUPPORT_THRESHOLD,
     stored_vectors: Callable[[list[str]], dict[str, np.ndarray]] | None = None,
+    verifier: SupportModel | None = None,
 ) -> Checked:
-    """Apply the contract to a draft; see the module docstring."""
+    """Apply the contract to a draft; see the module docstring. With a `verifier`, a claim
+    that is not verbatim is judged by the certain rules and the model (`_Judge.judged`)."""
     by_number = {p.number: p for p in passages}
     claims = _claims(draft)
-    judge = _Judge([c for c, _ in claims], passages, embedder, idf, threshold, stored_vectors)
+    judge = _Judge(
+        [c for c, _ in claims], passages, embedder, idf, threshold, stored_vectors, verifier
+    )
     kept: list[tuple[str, list[tuple[NumberedPassage, str]]]] = []
     dropped: list[DroppedClaim] = []
     for ci, (claim, nums) in enumerate(claims):

@@ -27,6 +27,7 @@ Each rule is deterministic and says, when it fails, what it did not find.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -45,17 +46,46 @@ class Violation:
     detail: str
 
 
-def violation(claim: str, passage: str) -> Violation | None:
-    """The first rule the claim breaks against the passage, or None when it passes all."""
-    c = _norm(claim)
-    flat = _flat(c)
+def verbatim(claim: str, passage: str) -> bool:
+    """The claim is the passage's own words, from the start of one of its sentences."""
+    flat = _flat(_norm(claim))
     # a quoted claim (every claim of the extractive answerer) needs no more of the passage
     # than its flattened sentences: the full analysis waits until a rule has to read it
     flat_from = _sentences(passage)[1]
-    if any(f.startswith(flat) and not f[len(flat) : len(flat) + 1].isalnum() for f in flat_from):
-        return None  # the passage's own words, from the start of one of its sentences
+    return any(f.startswith(flat) and not f[len(flat) : len(flat) + 1].isalnum() for f in flat_from)
+
+
+def violation(claim: str, passage: str) -> Violation | None:
+    """The first rule the claim breaks against the passage, or None when it passes all."""
+    return _first(claim, passage, (_quotes, _numbers, _names, _negation, _roles, _placed, _wording))
+
+
+def hard_violation(claim: str, passage: str) -> Violation | None:
+    """The first of the rules that are certain when they fail: a quotation the passage does
+    not hold word for word, a number or a name found nowhere in it. What they cannot see
+    (a true figure on the wrong subject, an antonym, a hedge made a fact) is the verifier's."""
+    return _first(claim, passage, (_quotes, _numbers, _names))
+
+
+def rule_findings(claim: str, passage: str) -> dict[str, bool]:
+    """Which rules the claim breaks against the passage (each rule on its own)."""
+    rules = {"quote": _quotes, "number": _numbers, "name": _names, "negation": _negation,
+             "roles": _roles, "placed": _placed, "wording": _wording}  # fmt: skip
+    if verbatim(claim, passage):
+        return dict.fromkeys(rules, False)
+    c = _norm(claim)
     p = _analyse(passage)
-    for rule in (_quotes, _numbers, _names, _negation, _roles):
+    return {name: rule(c, p) is not None for name, rule in rules.items()}
+
+
+def _first(
+    claim: str, passage: str, rules: tuple[Callable[[str, _Analysed], Violation | None], ...]
+) -> Violation | None:
+    if verbatim(claim, passage):
+        return None
+    c = _norm(claim)
+    p = _analyse(passage)
+    for rule in rules:
         v = rule(c, p)
         if v is not None:
             return v
@@ -628,6 +658,128 @@ def _quotes(claim: str, p: _Analysed) -> Violation | None:
     return None
 
 
+# ---------------------------------------------------------------- the backing sentences
+# The rules above read the whole passage: a figure it holds anywhere passes. These read the
+# sentences that back the claim (those sharing most of its content words), so a true figure
+# put on the wrong subject, a word turned into its opposite, a changed bound or a hedge
+# stated as fact is seen there.
+
+_OPPOSITE_PAIRS = (
+    ("earlier", "later"), ("before", "after"), ("over", "under"), ("above", "below"),
+    ("rose", "fell"), ("rise", "fall"), ("rising", "falling"), ("risen", "fallen"),
+    ("increased", "decreased"), ("increase", "decrease"), ("higher", "lower"),
+    ("highest", "lowest"), ("gained", "lost"), ("won", "lost"), ("win", "lose"),
+    ("larger", "smaller"), ("largest", "smallest"), ("biggest", "smallest"),
+    ("more", "fewer"), ("most", "least"), ("first", "last"), ("up", "down"),
+    ("approved", "rejected"), ("accepted", "rejected"), ("opened", "closed"),
+    ("allowed", "banned"), ("strengthened", "weakened"), ("expanded", "shrank"),
+    ("north", "south"), ("east", "west"), ("buy", "sell"), ("bought", "sold"),
+    ("imports", "exports"), ("import", "export"), ("maximum", "minimum"),
+    ("early", "late"), ("success", "failure"), ("guilty", "innocent"),
+)  # fmt: skip
+_OPPOSITE = {a: b for a, b in _OPPOSITE_PAIRS} | {b: a for a, b in _OPPOSITE_PAIRS}
+# bounds of a figure, by what they mean: a claim's bound must be one the passage gives
+_BOUNDS = {
+    "at least": "min", "no fewer than": "min", "no less than": "min",
+    "at most": "max", "no more than": "max", "up to": "max",
+    "more than": "over", "over": "over", "above": "over", "exceeding": "over",
+    "less than": "under", "fewer than": "under", "under": "under", "below": "under",
+    "nearly": "about", "almost": "about", "about": "about", "around": "about",
+    "roughly": "about", "approximately": "about", "some": "about",
+}  # fmt: skip
+_HEDGE = frozenset({
+    "could", "may", "might", "likely", "unlikely", "expected", "expects", "plans", "planned",
+    "proposed", "possible", "possibly", "reportedly", "allegedly", "suspected", "would",
+    "considering", "hopes", "aims", "intends", "potential", "potentially",
+})  # fmt: skip
+_CERTAIN = frozenset({
+    "will", "certain", "certainly", "definitely", "officially", "confirmed", "already", "has",
+    "have", "did",
+})  # fmt: skip
+
+
+def _wanted(claim: str) -> set[str]:
+    """The claim's content words that choose its backing: words, not the numbers checked."""
+    return {t for t in _terms(_neg_words(claim)) if t[0] != "=" and not t[0].isdigit()}
+
+
+def _backing(claim: str, p: _Analysed) -> list[int]:
+    """The passage sentences that back the claim: the best by shared content words, and
+    any other sharing at least half as many (a claim may merge two sentences)."""
+    want = _wanted(claim)
+    if not want or not p.sentence_words:
+        return []
+    scores = [len(want & set(st)) for _, st in p.sentence_words]
+    best = max(scores)
+    if best < 2:
+        return []
+    return [i for i, x in enumerate(scores) if x >= max(2, (best + 1) // 2)]
+
+
+_CLAUSE = re.compile(r"[,;:]\s+|\s+(?:while|whereas|but|although)\s+")
+
+
+def _backing_texts(claim: str, p: _Analysed) -> list[str]:
+    """The backing sentences; for a claim of one clause, the clause of each that backs it
+    ("Exports fell 12 percent while imports rose 30 percent": a claim about exports is read
+    against "Exports fell 12 percent")."""
+    backing = [p.sentences[i] for i in _backing(claim, p)]
+    if _CLAUSE.search(claim.rstrip(".!?")):
+        return backing
+    want = _wanted(claim)
+    out: list[str] = []
+    for sentence in backing:
+        clauses = [c for c in _CLAUSE.split(sentence) if c.strip()]
+        scores = [len(want & set(_terms(_neg_words(c)))) for c in clauses]
+        top = max(scores)
+        out.extend(c for c, x in zip(clauses, scores, strict=True) if x == top)
+    return out
+
+
+def _placed(claim: str, p: _Analysed) -> Violation | None:
+    """Every number of the claim sits in the sentences (or the clause) that back it."""
+    backing = _backing_texts(claim, p)
+    if not backing or backing == list(p.sentences):
+        return None
+    v = _numbers(claim, _analyse(" ".join(backing)))
+    if v is None:
+        return None
+    return Violation("number", v.detail.replace("the passage", "the sentences that back it"))
+
+
+def _bound_phrases(text: str) -> set[str]:
+    """The kinds of bound the text puts on a figure ("more than 5" → "over")."""
+    low = f" {re.sub(r'[^a-z0-9]+', ' ', text.lower())} "  # "$240" → " 240"
+    return {kind for b, kind in _BOUNDS.items() if re.search(rf" {b} (?:us )?\d", low)}
+
+
+def _wording(claim: str, p: _Analysed) -> Violation | None:
+    """Opposites, bounds and hedges, read against the sentences that back the claim."""
+    backing = _backing_texts(claim, p)
+    if not backing:
+        return None
+    words = set(_neg_words(claim))
+    theirs = [set(_neg_words(t)) for t in backing]
+    for w in sorted(words):
+        o = _OPPOSITE.get(w)
+        if o and o not in words and all(o in t and w not in t for t in theirs):
+            return Violation("wording", f"the claim says '{w}' where the passage says '{o}'")
+    mine = _bound_phrases(claim)
+    their_bounds = set().union(*(_bound_phrases(t) for t in backing))
+    if mine and their_bounds and not mine & their_bounds:
+        return Violation(
+            "wording",
+            f"the claim bounds a figure as '{min(mine)}', the passage as '{min(their_bounds)}'",
+        )
+    hedged = all(t & _HEDGE for t in theirs)
+    # "will" where the passage says "could": a certainty the backing text does not give
+    certain = {w for w in words & _CERTAIN if not any(w in t for t in theirs)}
+    if hedged and not words & _HEDGE and certain:
+        hedge = sorted(theirs[0] & _HEDGE)[0]
+        return Violation("wording", f"the passage hedges ('{hedge}') what the claim states as fact")
+    return None
+
+
 # ---------------------------------------------------------------- negation
 
 _NEG_WORDS = frozenset(
@@ -838,6 +990,7 @@ class _Analysed:
     name_words: frozenset[str]
     sentence_words: list[tuple[list[str], list[str]]]
     relations: set[_Relation]
+    sentences: tuple[str, ...] = ()
 
     def best_sentence(self, stems: list[str]) -> int | None:
         """The sentence that shares most content words with the claim."""
@@ -895,4 +1048,5 @@ def _analyse(passage: str) -> _Analysed:
         name_words=frozenset(w for n in names for w in n.words),
         sentence_words=sentence_words,
         relations=relations,
+        sentences=sentences,
     )

@@ -16,6 +16,7 @@ from bot.answering.answerers import AnswererContext, make_answerer
 from bot.answering.chain import build_chain
 from bot.answering.questions import clean_question
 from bot.answering.retrieval import HybridRetriever, SearchIndex
+from bot.answering.verifier import shipped_verifier
 from index.build.embeddings import Embedder, embedder_from_settings
 from index.settings import AnsweringSettings, IndexSettings
 from index.store import open_index
@@ -70,8 +71,9 @@ class Pipeline:
         )
         extractive = make_answerer("extractive", context)
         self.answerer = make_answerer(settings.llm_provider, context)
+        verifier = shipped_verifier() if settings.claim_verifier == "model" else None
         self.chain = build_chain(
-            self.retriever, self.answerer, extractive, settings.relevance_threshold
+            self.retriever, self.answerer, extractive, settings.relevance_threshold, verifier
         )
         self._reindex_lock = threading.Lock()
         self.pointer_check_seconds = POINTER_CHECK_SECONDS
