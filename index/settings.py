@@ -51,6 +51,7 @@ class FeedSettings(Section):
     fetch_per_host: int
     fetch_delay_seconds: float
     keep_days: int | None
+    fetch_allow_hosts: list[str]
 
 
 class AnsweringSettings(Section):
@@ -129,6 +130,11 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(5_000_000, ge=1024, alias="FETCH_MAX_BYTES")
     fetch_per_host: int = Field(2, ge=1, le=16, alias="FETCH_PER_HOST")
     fetch_delay_seconds: float = Field(1.0, ge=0, alias="FETCH_DELAY_SECONDS")
+    # internal hosts (names, addresses, networks) that feed items and redirects may lead to;
+    # the hosts of FEEDS, --feed and --url are trusted as given
+    fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="FETCH_ALLOW_HOSTS"
+    )
     # fetched articles older than this are pruned; unset: kept for ever
     keep_days: int | None = Field(None, ge=1, alias="KEEP_DAYS")
     # the running bot's fetch + incremental build, every so many minutes; unset: never
@@ -233,7 +239,7 @@ class Settings(BaseSettings):
         """An empty `KEY=` line in `.env` means "not set"."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("feeds", mode="before")
+    @field_validator("feeds", "fetch_allow_hosts", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         """`FEEDS=https://a/rss, https://b/sitemap.xml` (commas or spaces) as well as a list."""

@@ -123,6 +123,18 @@ def live_site(news_site):
     return news_site
 
 
+def fetcher_settings(tmp: Path, deadline: float = 2.0) -> Settings:
+    """Settings for fetching alone: FETCHED_DIR under `tmp`, no delay, a short deadline."""
+    return Settings(
+        _env_file=None,
+        FETCHED_DIR=tmp / "fetched",
+        FETCH_TIMEOUT_SECONDS=deadline,
+        FETCH_DELAY_SECONDS=0,
+        FETCH_MAX_BYTES=1_000_000,
+        USER_AGENT="citebot-test/1.0 (+http://127.0.0.1/)",
+    )
+
+
 def feed_settings(tmp: Path, model_cache: Path, site, **overrides) -> Settings:
     """`make_settings` with FEEDS = the site's live feed, fetched without delay."""
     from tests.newsite import LIVE_FEED

@@ -6,12 +6,14 @@ import asyncio
 import logging
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import httpx
 
+from index.ingest.feeds.addresses import AddressPolicy
 from index.ingest.feeds.errors import FetchError
 from index.settings import FeedSettings
 
@@ -89,10 +91,19 @@ class PoliteClient:
     """An httpx client that asks robots.txt first and never lets one URL hold a fetch up.
 
     `get` raises `FetchError` with a short reason (DNS, refused, HTTP 404, timeout, too large,
-    not HTML, robots-disallowed, too many redirects) for anything but a usable answer.
+    not HTML, robots-disallowed, too many redirects, refused: a non-public address) for
+    anything but a usable answer.
     """
 
-    def __init__(self, settings: FeedSettings, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        settings: FeedSettings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        trusted: Iterable[str] = (),
+    ):
+        # `trusted`: the hosts the operator configured, fetched even when not public
+        self._policy = AddressPolicy(trusted, settings.fetch_allow_hosts)
         self.user_agent = settings.user_agent
         self.deadline = settings.fetch_timeout_seconds
         self.max_bytes = settings.fetch_max_bytes
@@ -155,6 +166,7 @@ class PoliteClient:
         self, url: str, headers: dict, html_only: bool, seconds: float
     ) -> tuple[Fetched | str, float]:
         """One request within `seconds` once the host gives a turn: (answer, seconds spent)."""
+        await self._policy.check(url)  # every hop, robots.txt included
         host = self._host(url)
         async with host.slots:
             await host.wait_turn()

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from index.ingest.feeds.addresses import host_of
 from index.ingest.feeds.archive import Archive, article_path, parse_when, record_of
 from index.ingest.feeds.client import PoliteClient
 from index.ingest.feeds.errors import FetchError
@@ -186,11 +187,13 @@ async def fetch_sources_async(
     archive = Archive(settings.fetched_dir)
     feeds = list(dict.fromkeys(settings.feeds if feeds is None else feeds))
     report = FetchReport()
-    async with PoliteClient(settings, transport) as client:
+    singles = list(dict.fromkeys(urls))
+    # the operator's own feeds and pages may live on an internal host; what they link to may not
+    trusted = {host_of(u) for u in [*feeds, *singles]}
+    async with PoliteClient(settings, transport, trusted=trusted) as client:
         read = await asyncio.gather(
             *(_read_feed(client, archive, url, settings.keep_days) for url in feeds)
         )
-        singles = list(dict.fromkeys(urls))
         if singles:
             read.append((SourceReport(SINGLE_PAGES), [Entry(u) for u in singles]))
         plan: dict[str, tuple[Entry, list[SourceReport]]] = {}

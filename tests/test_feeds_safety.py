@@ -1,0 +1,105 @@
+"""What a hostile feed or site cannot make the fetcher do (index.ingest.feeds), on loopback.
+
+127.0.0.1 is the operator's own feed host (trusted as configured); 127.0.0.2 stands for an
+internal host that only a feed item or a redirect leads to.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+
+from index.ingest.feeds import fetch_sources
+from index.ingest.feeds.addresses import is_public
+from index.settings import Settings
+from tests.conftest import fetcher_settings
+from tests.newsite import BRIDGE_PAGE, LIVE_FEED, NewsSite
+
+
+@pytest.fixture
+def site(news_site):
+    return news_site
+
+
+@pytest.fixture
+def inner():
+    """An internal host: a feed on `site` may link to it, nobody configured it."""
+    server = NewsSite("127.0.0.2").start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return fetcher_settings(tmp_path, 5.0)
+
+
+def _feed_of(*links: str) -> str:
+    items = "".join(f"<item><title>{u}</title><link>{u}</link></item>" for u in links)
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    )
+
+
+def _reasons(report) -> list[str]:
+    return [f["reason"] for s in report.sources for f in s.failures]
+
+
+def test_a_feed_item_on_an_internal_host_is_refused_and_never_requested(settings, site, inner):
+    site.overrides[LIVE_FEED] = _feed_of(inner.url(BRIDGE_PAGE))
+    report = fetch_sources(settings.fetching, [site.url(LIVE_FEED)])
+    (reason,) = _reasons(report)
+    assert reason.startswith("refused: 127.0.0.2 is a non-public address")
+    assert inner.log == [] and report.totals()["new"] == 0
+    lines = [line for line in report.lines() if "refused" in line]
+    assert lines == [f"  {inner.url(BRIDGE_PAGE)}: {reason}"]
+    assert json.loads(json.dumps(report.as_dict()))["totals"]["failed"] == 1
+
+
+def test_a_redirect_to_an_internal_host_is_refused(settings, site, inner):
+    site.replies["/go"] = (302, {"Location": inner.url(BRIDGE_PAGE)}, b"")
+    report = fetch_sources(settings.fetching, [], [site.url("/go")])
+    assert _reasons(report)[0].startswith("refused: 127.0.0.2")
+    assert inner.log == []
+
+
+def test_an_allowed_internal_host_is_fetched(settings, site, inner):
+    site.overrides[LIVE_FEED] = _feed_of(inner.url(BRIDGE_PAGE))
+    allowed = settings.model_copy(update={"fetch_allow_hosts": ["127.0.0.0/30"]})
+    report = fetch_sources(allowed.fetching, [site.url(LIVE_FEED)])
+    assert report.totals()["new"] == 1
+
+
+def test_a_configured_page_on_an_internal_host_is_trusted(settings, inner):
+    report = fetch_sources(settings.fetching, [], [inner.url(BRIDGE_PAGE)])
+    assert report.totals()["new"] == 1
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.2",
+        "0.0.0.0",
+        "::",
+        "::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "fe80::1",
+        "fc00::1",
+        "224.0.0.1",
+    ],
+)
+def test_internal_addresses_in_every_form_are_not_public(address):
+    assert not is_public(ipaddress.ip_address(address))
+
+
+def test_a_public_address_is_public():
+    assert is_public(ipaddress.ip_address("93.184.216.34"))
+    assert is_public(ipaddress.ip_address("2606:2800:220:1:248:1893:25c8:1946"))
