@@ -6,8 +6,11 @@ internal host that only a feed item or a redirect leads to.
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import json
+import tracemalloc
+import zlib
 
 import pytest
 
@@ -15,7 +18,7 @@ from index.ingest.feeds import fetch_sources
 from index.ingest.feeds.addresses import is_public
 from index.settings import Settings
 from tests.conftest import fetcher_settings
-from tests.newsite import BRIDGE_PAGE, LIVE_FEED, NewsSite
+from tests.newsite import BRIDGE_PAGE, LIVE_FEED, SITE_DIR, NewsSite
 
 
 @pytest.fixture
@@ -103,3 +106,75 @@ def test_internal_addresses_in_every_form_are_not_public(address):
 def test_a_public_address_is_public():
     assert is_public(ipaddress.ip_address("93.184.216.34"))
     assert is_public(ipaddress.ip_address("2606:2800:220:1:248:1893:25c8:1946"))
+
+
+def _gzip(data: bytes, times: int = 1) -> bytes:
+    for _ in range(times):
+        data = gzip.compress(data)
+    return data
+
+
+def _zeros_gzipped(megabytes: int) -> bytes:
+    """`megabytes` MiB of zeros, gzip-compressed without ever holding them (about 1,000:1)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(1 << 20)
+    return b"".join(packer.compress(zeros) for _ in range(megabytes)) + packer.flush()
+
+
+def test_a_stacked_content_encoding_is_refused(settings, site):
+    bomb = _gzip(b"<p>" + b"a" * 10_000_000 + b"</p>", times=2)
+    site.replies["/bomb.html"] = (
+        200,
+        {"Content-Type": "text/html", "Content-Encoding": "gzip, gzip"},
+        bomb,
+    )
+    report = fetch_sources(settings.fetching, [], [site.url("/bomb.html")])
+    assert _reasons(report) == ["refused: stacked content encodings (gzip, gzip)"]
+
+
+def test_a_gzip_bomb_is_cut_at_the_cap_while_it_inflates(settings, site):
+    site.replies["/bomb.html"] = (
+        200,
+        {"Content-Type": "text/html", "Content-Encoding": "gzip"},
+        _zeros_gzipped(200),
+    )
+    tracemalloc.start()
+    try:
+        report = fetch_sources(settings.fetching, [], [site.url("/bomb.html")])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert _reasons(report) == ["too large (over the cap of 1,000,000 bytes)"]
+    assert peak < 16 * 2**20  # the 200 MiB it inflates to were never held
+
+
+def test_a_gzipped_page_is_read(settings, site):
+    page = (SITE_DIR / BRIDGE_PAGE.lstrip("/")).read_bytes()
+    site.replies["/zipped.html"] = (
+        200,
+        {"Content-Type": "text/html", "Content-Encoding": "gzip"},
+        _gzip(page.replace(b"http://news.test", site.origin.encode())),
+    )
+    report = fetch_sources(settings.fetching, [], [site.url("/zipped.html")])
+    assert report.totals()["new"] == 1
+
+
+def test_robots_txt_rules_are_longest_match_with_wildcards(settings, site):
+    site.overrides["/robots.txt"] = "User-agent: *\nAllow: /\nDisallow: /news/*-bridge\n"
+    report = fetch_sources(settings.fetching, [], [site.url(BRIDGE_PAGE)])
+    assert _reasons(report) == ["disallowed by robots.txt"]
+    assert BRIDGE_PAGE not in site.paths()
+
+
+def test_an_oversize_robots_txt_is_read_up_to_500_kib(settings, site):
+    padding = "# " + "x" * 98 + "\n"
+    site.overrides["/robots.txt"] = "User-agent: *\nDisallow: /news/\n" + padding * 12_000
+    report = fetch_sources(settings.fetching, [], [site.url(BRIDGE_PAGE)])
+    assert _reasons(report) == ["disallowed by robots.txt"]
+
+
+def test_robots_txt_answering_429_forbids_the_site_for_now(settings, site):
+    site.robots_status = 429
+    report = fetch_sources(settings.fetching, [], [site.url(BRIDGE_PAGE)])
+    assert _reasons(report) == ["robots.txt could not be read (HTTP 429 Too Many Requests)"]
+    assert site.paths() == ["/robots.txt"]
