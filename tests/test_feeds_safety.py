@@ -16,6 +16,7 @@ import pytest
 
 from index.ingest.feeds import fetch_sources
 from index.ingest.feeds.addresses import is_public
+from index.ingest.feeds.extract import canonical_url
 from index.settings import Settings
 from tests.conftest import fetcher_settings
 from tests.newsite import BRIDGE_PAGE, LIVE_FEED, SITE_DIR, NewsSite
@@ -178,3 +179,23 @@ def test_robots_txt_answering_429_forbids_the_site_for_now(settings, site):
     report = fetch_sources(settings.fetching, [], [site.url(BRIDGE_PAGE)])
     assert _reasons(report) == ["robots.txt could not be read (HTTP 429 Too Many Requests)"]
     assert site.paths() == ["/robots.txt"]
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        "http://news.test:8081/a",
+        "https://news.test/a",
+        "http://news.test:bad/a",
+        "ftp://news.test/a",
+    ],
+)
+def test_a_canonical_url_on_another_port_or_scheme_is_ignored(declared):
+    page = "http://news.test/a?utm_source=x"
+    assert canonical_url(declared, page) == page
+
+
+def test_a_canonical_url_on_the_same_server_is_taken():
+    assert canonical_url("http://www.news.test:80/a#top", "http://news.test/a?x=1") == (
+        "http://www.news.test:80/a"
+    )
