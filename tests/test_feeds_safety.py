@@ -9,11 +9,13 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import json
+import re
 import tracemalloc
 import zlib
 
 import pytest
 
+from index.ingest.articles import load_articles
 from index.ingest.feeds import fetch_sources
 from index.ingest.feeds.addresses import is_public
 from index.ingest.feeds.extract import canonical_url
@@ -199,3 +201,18 @@ def test_a_canonical_url_on_the_same_server_is_taken():
     assert canonical_url("http://www.news.test:80/a#top", "http://news.test/a?x=1") == (
         "http://www.news.test:80/a"
     )
+
+
+def test_a_redirect_location_that_would_mask_a_link_is_stored_percent_encoded(settings, site):
+    page = (SITE_DIR / BRIDGE_PAGE.lstrip("/")).read_bytes()
+    page = re.sub(rb'<link rel="canonical"[^>]*>', b"", page)  # the final URL is its citation
+    site.replies["/go"] = (302, {"Location": "/x)[Official-statement](https://evil.example"}, b"")
+    site.replies["/x%29%5BOfficial-statement%5D%28https://evil.example"] = (
+        200,
+        {"Content-Type": "text/html"},
+        page,
+    )
+    report = fetch_sources(settings.fetching, [], [site.url("/go")])
+    assert report.totals()["new"] == 1
+    (article,) = load_articles([settings.fetched_dir]).articles
+    assert article.url == site.url("/x%29%5BOfficial-statement%5D%28https://evil.example")

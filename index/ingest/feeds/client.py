@@ -17,6 +17,7 @@ from protego import Protego
 from index.ingest.feeds.addresses import AddressPolicy
 from index.ingest.feeds.errors import FetchError
 from index.settings import FeedSettings
+from index.text.urls import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,8 @@ class PoliteClient:
         cut there rather than refused."""
         async with self._http.stream("GET", url, headers=headers) as response:
             if response.is_redirect and response.headers.get("location"):
-                return urljoin(str(response.url), response.headers["location"])
+                # stored as the citation's URL when the page is an article: safe to show
+                return safe_url(urljoin(str(response.url), response.headers["location"]))
             if response.status_code == 304:
                 return Fetched(url, 304)
             if response.status_code != 200:

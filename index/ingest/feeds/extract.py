@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from index.ingest.feeds.errors import FetchError
+from index.text.urls import safe_url
 
 # Too little text for an article: a paywall stub, a cookie wall or an index page.
 MIN_TEXT_CHARS = 200
@@ -48,7 +49,7 @@ def canonical_url(declared: str | None, final_url: str) -> str:
     parts = urlsplit(declared)
     if parts.scheme not in ("http", "https") or _site(declared) != _site(final_url):
         return final_url
-    return parts._replace(fragment="").geturl()
+    return safe_url(parts._replace(fragment="").geturl())
 
 
 def extract_page(html: bytes | str, url: str) -> Page:
