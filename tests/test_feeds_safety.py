@@ -6,6 +6,7 @@ internal host that only a feed item or a redirect leads to.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import ipaddress
 import json
@@ -216,3 +217,22 @@ def test_a_redirect_location_that_would_mask_a_link_is_stored_percent_encoded(se
     assert report.totals()["new"] == 1
     (article,) = load_articles([settings.fetched_dir]).articles
     assert article.url == site.url("/x%29%5BOfficial-statement%5D%28https://evil.example")
+
+
+def test_an_entry_the_feed_dates_recent_but_its_page_dates_old_is_fetched_once(
+    settings, site, monkeypatch
+):
+    now = datetime.datetime(2026, 11, 25, 12, tzinfo=datetime.UTC)
+    monkeypatch.setattr("index.ingest.feeds.archive._now", lambda: now)
+    monkeypatch.setattr("index.ingest.feeds.fetch._now", lambda: now)
+    site.overrides[LIVE_FEED] = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+        f"<title>b</title><link>{site.url(BRIDGE_PAGE)}</link>"
+        "<pubDate>Tue, 24 Nov 2026 09:00:00 GMT</pubDate></item></channel></rss>"
+    )  # the page itself says 20 November
+    recent = settings.model_copy(update={"keep_days": 2})
+    first = fetch_sources(recent.fetching, [site.url(LIVE_FEED)])
+    second = fetch_sources(recent.fetching, [site.url(LIVE_FEED)])
+    assert (first.totals()["new"], first.totals()["too_old"], first.pruned) == (0, 1, 0)
+    assert (second.totals()["new"], second.totals()["too_old"], second.pruned) == (0, 1, 0)
+    assert site.paths().count(BRIDGE_PAGE) == 1

@@ -136,6 +136,9 @@ class Archive:
         for url, meta in list(self.pages.items()):
             if meta.get("article") and meta["article"] not in self.articles:
                 del self.pages[url]
+            # a page found older than its feed said is remembered as long as a feed may list it
+            elif meta.get("too_old") and (parse_when(meta.get("fetched")) or cutoff) < cutoff:
+                del self.pages[url]
         return gone
 
 

@@ -125,10 +125,11 @@ async def _read_feed(
 class _PageRun:
     """Fetching the pages of one run; `claimed` maps canonical URLs to the URL that gave them."""
 
-    def __init__(self, client: PoliteClient, archive: Archive) -> None:
+    def __init__(self, client: PoliteClient, archive: Archive, keep_days: int | None) -> None:
         self.client = client
         self.archive = archive
         self.claimed: dict[str, str] = {}
+        self.cutoff = _now() - datetime.timedelta(days=keep_days) if keep_days else None
 
     def _stored(self, key: str) -> dict | None:
         """The page's state, when the article it gave is still on disk."""
@@ -139,7 +140,10 @@ class _PageRun:
         return None
 
     async def fetch(self, key: str, entry: Entry) -> tuple[str, bool]:
-        """(outcome, downloaded): outcome is new, updated, unchanged, duplicate or a failure."""
+        """(outcome, downloaded): outcome is new, updated, unchanged, duplicate, too_old or a
+        failure."""
+        if self.cutoff and self.archive.pages.get(key, {}).get("too_old"):
+            return "too_old", False  # its page said so last time: not downloaded again
         known = self._stored(key)
         if known and not (known.get("etag") or known.get("last_modified")):
             checked = parse_when(known.get("fetched"))
@@ -157,10 +161,20 @@ class _PageRun:
             known["fetched"] = _now().isoformat(timespec="seconds")
             return "unchanged", False
         page = await asyncio.to_thread(extract_page, got.body, got.url)
+        published = page.published or entry.published
+        when = parse_when(published)
+        if self.cutoff and when and when < self.cutoff:
+            # the feed dated it recent, the page says otherwise: kept out, and remembered, so
+            # that it is neither stored, pruned and fetched again every run nor announced as new
+            self.archive.pages[key] = {
+                "too_old": published,
+                "fetched": _now().isoformat(timespec="seconds"),
+            }
+            return "too_old", True
         if self.claimed.setdefault(page.url, key) != key:
             outcome = "duplicate"
         else:
-            record = record_of(page, page.published or entry.published)
+            record = record_of(page, published)
             record["title"] = record["title"] or entry.title
             outcome = self.archive.store(record)
         # a duplicate's validators are kept too, so that next time it is asked conditionally
@@ -207,7 +221,7 @@ async def fetch_sources_async(
                 source.listed += 1
                 plan.setdefault(_key(entry.url), (entry, []))[1].append(source)
         overall.listed = len(plan)
-        pages = _PageRun(client, archive)
+        pages = _PageRun(client, archive, settings.keep_days)
         done = 0
         if progress:
             progress(0, len(plan))

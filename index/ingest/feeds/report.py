@@ -19,7 +19,7 @@ class SourceReport:
 
     source: str
     listed: int = 0
-    too_old: int = 0  # entries dated before KEEP_DAYS: not fetched
+    too_old: int = 0  # entries (by the feed's date or their page's) older than KEEP_DAYS
     fetched: int = 0
     new: int = 0
     updated: int = 0
@@ -33,9 +33,10 @@ class SourceReport:
         self.failures.append({"url": url, "reason": reason})
 
     def count(self, url: str, outcome: str, downloaded: bool) -> None:
-        """One page's outcome: new, updated, unchanged, duplicate, or a failure's reason."""
+        """One page's outcome: new, updated, unchanged, too_old, duplicate, or a failure's
+        reason."""
         self.fetched += downloaded
-        if outcome in ("new", "updated", "unchanged"):
+        if outcome in ("new", "updated", "unchanged", "too_old"):
             setattr(self, outcome, getattr(self, outcome) + 1)
         elif outcome == "duplicate":
             self.duplicates += 1
