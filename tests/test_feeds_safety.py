@@ -11,6 +11,7 @@ import gzip
 import ipaddress
 import json
 import re
+import threading
 import tracemalloc
 import zlib
 
@@ -19,6 +20,7 @@ import pytest
 from index.ingest.articles import load_articles
 from index.ingest.feeds import fetch_sources
 from index.ingest.feeds.addresses import is_public
+from index.ingest.feeds.archive import STATE_FILE
 from index.ingest.feeds.extract import canonical_url
 from index.settings import Settings
 from tests.conftest import fetcher_settings
@@ -236,3 +238,28 @@ def test_an_entry_the_feed_dates_recent_but_its_page_dates_old_is_fetched_once(
     assert (first.totals()["new"], first.totals()["too_old"], first.pruned) == (0, 1, 0)
     assert (second.totals()["new"], second.totals()["too_old"], second.pruned) == (0, 1, 0)
     assert site.paths().count(BRIDGE_PAGE) == 1
+
+
+def test_two_fetches_into_one_folder_keep_each_others_pages(settings, site):
+    site.latency = 0.2  # both are under way at once, were they let
+    results = []
+    start = threading.Barrier(2)
+
+    def fetch(feed: str) -> None:
+        start.wait()
+        results.append(fetch_sources(settings.fetching, [site.url(feed)]))
+
+    threads = [
+        threading.Thread(target=fetch, args=(f,)) for f in ("/feeds/rss.xml", "/feeds/atom.xml")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    state = json.loads((settings.fetched_dir / STATE_FILE).read_text())
+    files = {
+        p.relative_to(settings.fetched_dir).as_posix()
+        for p in settings.fetched_dir.rglob("*.jsonl")
+    }
+    assert sum(r.totals()["new"] for r in results) == len(files) == 4
+    assert set(state["articles"]) == files

@@ -13,7 +13,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from index.ingest.feeds.addresses import host_of
-from index.ingest.feeds.archive import Archive, article_path, parse_when, record_of
+from index.ingest.feeds.archive import (
+    Archive,
+    article_path,
+    folder_lock,
+    parse_when,
+    record_of,
+)
 from index.ingest.feeds.client import PoliteClient
 from index.ingest.feeds.errors import FetchError
 from index.ingest.feeds.extract import extract_page
@@ -188,17 +194,15 @@ class _PageRun:
         return outcome, True
 
 
-async def fetch_sources_async(
+async def _fetch_into(
+    archive: Archive,
     settings: FeedSettings,
-    feeds: Iterable[str] | None = None,
-    urls: Iterable[str] = (),
-    progress: Progress | None = None,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
+    feeds: Iterable[str] | None,
+    urls: Iterable[str],
+    progress: Progress | None,
+    transport: httpx.AsyncBaseTransport | None,
 ) -> FetchReport:
-    """`fetch_sources` for a caller already in an event loop (the bot's refresh)."""
-    started = time.monotonic()
-    archive = Archive(settings.fetched_dir)
+    """The fetch itself, once the folder is ours: feeds read, pages fetched, state saved."""
     feeds = list(dict.fromkeys(settings.feeds if feeds is None else feeds))
     report = FetchReport()
     singles = list(dict.fromkeys(urls))
@@ -242,8 +246,24 @@ async def fetch_sources_async(
                 progress(done, len(plan))
 
         await asyncio.gather(*(one(k, e, s) for k, (e, s) in plan.items()))
-    report.pruned = archive.prune(settings.keep_days)
-    archive.save_state()
+    report.pruned = await asyncio.to_thread(archive.prune, settings.keep_days)
+    await asyncio.to_thread(archive.save_state)
+    return report
+
+
+async def fetch_sources_async(
+    settings: FeedSettings,
+    feeds: Iterable[str] | None = None,
+    urls: Iterable[str] = (),
+    progress: Progress | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FetchReport:
+    """`fetch_sources` for a caller already in an event loop (the bot's refresh)."""
+    started = time.monotonic()
+    async with folder_lock(settings.fetched_dir):
+        archive = await asyncio.to_thread(Archive, settings.fetched_dir)
+        report = await _fetch_into(archive, settings, feeds, urls, progress, transport)
     report.seconds = time.monotonic() - started
     for line in report.lines():
         log.info("fetch: %s", line)
