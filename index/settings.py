@@ -52,6 +52,7 @@ class FeedSettings(Section):
     fetch_delay_seconds: float
     keep_days: int | None
     fetch_allow_hosts: list[str]
+    fetch_deadline_minutes: float
 
 
 class AnsweringSettings(Section):
@@ -135,6 +136,8 @@ class Settings(BaseSettings):
     fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="FETCH_ALLOW_HOSTS"
     )
+    # one whole fetch (one library's, in a refresh): past it nothing more is started
+    fetch_deadline_minutes: float = Field(15.0, gt=0, alias="FETCH_DEADLINE_MINUTES")
     # fetched articles older than this are pruned; unset: kept for ever
     keep_days: int | None = Field(None, ge=1, alias="KEEP_DAYS")
     # the running bot's fetch + incremental build, every so many minutes; unset: never

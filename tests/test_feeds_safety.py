@@ -12,6 +12,7 @@ import ipaddress
 import json
 import re
 import threading
+import time
 import tracemalloc
 import zlib
 
@@ -22,6 +23,8 @@ from index.ingest.feeds import fetch_sources
 from index.ingest.feeds.addresses import is_public
 from index.ingest.feeds.archive import STATE_FILE
 from index.ingest.feeds.extract import canonical_url
+from index.ingest.feeds.fetch import MAX_SITEMAPS
+from index.ingest.feeds.listing import parse_listing
 from index.settings import Settings
 from tests.conftest import fetcher_settings
 from tests.newsite import BRIDGE_PAGE, LIVE_FEED, SITE_DIR, NewsSite
@@ -263,3 +266,69 @@ def test_two_fetches_into_one_folder_keep_each_others_pages(settings, site):
     }
     assert sum(r.totals()["new"] for r in results) == len(files) == 4
     assert set(state["articles"]) == files
+
+
+def _sitemap_index(*locs: str) -> str:
+    sitemaps = "".join(f"<sitemap><loc>http://news.test{loc}</loc></sitemap>" for loc in locs)
+    return f'<sitemapindex xmlns="{SITEMAP_NS}">{sitemaps}</sitemapindex>'
+
+
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+
+
+def test_a_sitemap_index_listing_itself_is_read_once(settings, site):
+    site.overrides["/loop.xml"] = _sitemap_index(*["/loop.xml"] * 50, "/feeds/sitemap-news.xml")
+    report = fetch_sources(settings.fetching, [site.url("/loop.xml")])
+    assert site.paths().count("/loop.xml") == 1
+    assert site.paths().count("/feeds/sitemap-news.xml") == 1
+    assert report.totals()["new"] == 3
+
+
+def test_one_feed_reads_at_most_max_sitemaps_however_deep(settings, site):
+    site.overrides["/top.xml"] = _sitemap_index(*[f"/mid{i}.xml" for i in range(20)])
+    for i in range(20):
+        site.overrides[f"/mid{i}.xml"] = _sitemap_index(*[f"/leaf{i}-{j}.xml" for j in range(20)])
+    report = fetch_sources(settings.fetching, [site.url("/top.xml")])
+    sitemaps = [p for p in site.paths() if p != "/robots.txt"]
+    assert len(sitemaps) == 1 + MAX_SITEMAPS
+    assert any("sitemaps not read" in reason for reason in _reasons(report))
+
+
+def test_only_the_entries_that_may_be_fetched_are_kept_in_the_state(settings, site, monkeypatch):
+    monkeypatch.setattr("index.ingest.feeds.fetch.MAX_PAGES_PER_FEED", 5)
+    urls = "".join(
+        f"<url><loc>http://news.test/p{i}</loc><lastmod>2026-11-{i + 1:02d}</lastmod></url>"
+        for i in range(20)
+    )
+    site.overrides["/big.xml"] = f'<urlset xmlns="{SITEMAP_NS}">{urls}</urlset>'
+    fetch_sources(settings.fetching, [site.url("/big.xml")])
+    state = json.loads((settings.fetched_dir / STATE_FILE).read_text())
+    kept = [e["url"].rsplit("/", 1)[-1] for e in state["feeds"][site.url("/big.xml")]["entries"]]
+    assert kept == ["p19", "p18", "p17", "p16", "p15"]
+
+
+def test_feeds_are_parsed_off_the_event_loop(settings, site, monkeypatch):
+    threads = []
+
+    def parse(body, url):
+        threads.append(threading.current_thread())
+        return parse_listing(body, url)
+
+    monkeypatch.setattr("index.ingest.feeds.fetch.parse_listing", parse)
+    fetch_sources(settings.fetching, [site.url("/feeds/rss.xml")])
+    assert threads and threading.main_thread() not in threads
+
+
+def test_a_fetch_past_its_deadline_keeps_what_it_has_and_says_what_is_left(settings, site):
+    site.latency = 1.0  # robots.txt at 1 s, the feed at 2 s, a page at 3 s at the soonest
+    slow = settings.model_copy(update={"fetch_deadline_minutes": 2.5 / 60, "fetch_per_host": 1})
+    started = time.monotonic()
+    report = fetch_sources(slow.fetching, [site.url("/feeds/rss.xml")])
+    assert time.monotonic() - started < 3.5
+    left = re.fullmatch(
+        r"deadline of 0.0416667 minutes passed: (\d+) of 8 pages left.*", report.cut_short
+    )
+    assert left and int(left[1]) >= 7
+    assert f"stopped: {report.cut_short}" in report.lines()
+    state = json.loads((settings.fetched_dir / STATE_FILE).read_text())
+    assert site.url("/feeds/rss.xml") in state["feeds"]  # the next fetch asks it conditionally

@@ -6,8 +6,8 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (done, total) pages
 
 SINGLE_PAGES = "(single pages)"  # the source name of the `urls` given one by one
-MAX_SITEMAPS = 50  # child sitemaps read from one sitemap index
+MAX_SITEMAPS = 50  # child sitemaps read for one feed, however deep and however often listed
 MAX_SITEMAP_DEPTH = 2  # an index of indexes, no deeper
 MAX_PAGES_PER_FEED = 500  # the newest; a sitemap of a whole archive would take days politely
 # A page that sent neither ETag nor Last-Modified can't be asked "changed?"; it is downloaded
@@ -52,8 +52,27 @@ def _key(url: str) -> str:
     ).geturl()
 
 
+@dataclass
+class _Walk:
+    """One feed's walk through its sitemap indexes: each sitemap read once, MAX_SITEMAPS in all.
+
+    A sitemap index may list itself, or indexes listing thousands more: without this one feed
+    could cost thousands of requests (tens of minutes at the polite delay).
+    """
+
+    seen: set[str]
+    sitemaps_left: int = MAX_SITEMAPS
+
+
+def _newest(entries: list[Entry], count: int) -> list[Entry]:
+    """The `count` newest entries (undated last), or all when there are no more."""
+    if len(entries) <= count:
+        return entries
+    return sorted(entries, key=lambda e: e.published, reverse=True)[:count]
+
+
 async def _listing(
-    client: PoliteClient, archive: Archive, url: str, depth: int = 0
+    client: PoliteClient, archive: Archive, url: str, walk: _Walk, depth: int = 0
 ) -> tuple[list[Entry], list[str]]:
     """A feed's entries (a sitemap index's, read through), and problems as summary lines."""
     known = archive.feeds.get(url, {})
@@ -63,8 +82,11 @@ async def _listing(
         sitemaps = known.get("sitemaps", [])
         problems = known.get("problems", [])
     else:
-        listing = parse_listing(got.body, got.url)
-        entries, sitemaps, problems = listing.entries, listing.sitemaps, listing.problems
+        # a sitemap of 50,000 entries takes seconds to parse: not on the event loop
+        listing = await asyncio.to_thread(parse_listing, got.body, got.url)
+        # no more than could ever be chosen are kept, in memory and in the state
+        entries = _newest(listing.entries, MAX_PAGES_PER_FEED)
+        sitemaps, problems = listing.sitemaps, listing.problems
         archive.feeds[url] = {
             "etag": got.etag,
             "last_modified": got.last_modified,
@@ -74,11 +96,17 @@ async def _listing(
         }
     if sitemaps and depth >= MAX_SITEMAP_DEPTH:
         return entries, [*problems, f"sitemap index nested deeper than {MAX_SITEMAP_DEPTH}"]
-    if len(sitemaps) > MAX_SITEMAPS:
-        problems = [*problems, f"only the first {MAX_SITEMAPS} of {len(sitemaps)} sitemaps read"]
-    children = sitemaps[:MAX_SITEMAPS]
+    unseen = [c for c in dict.fromkeys(sitemaps) if _key(c) not in walk.seen]
+    children = unseen[: walk.sitemaps_left]
+    walk.sitemaps_left -= len(children)
+    walk.seen.update(_key(c) for c in children)
+    if len(children) < len(unseen):
+        problems = [
+            *problems,
+            f"{len(unseen) - len(children)} sitemaps not read: {MAX_SITEMAPS} per feed at most",
+        ]
     results = await asyncio.gather(
-        *(_listing(client, archive, child, depth + 1) for child in children),
+        *(_listing(client, archive, child, walk, depth + 1) for child in children),
         return_exceptions=True,
     )
     for child, result in zip(children, results, strict=True):
@@ -90,6 +118,17 @@ async def _listing(
             entries = entries + result[0]
             problems = problems + result[1]
     return entries, problems
+
+
+async def _until(end: float, tasks: Sequence[asyncio.Future]) -> int:
+    """Wait for `tasks` until the loop's clock reads `end`; cancel the rest: how many."""
+    if not tasks:
+        return 0
+    _, pending = await asyncio.wait(tasks, timeout=max(end - asyncio.get_running_loop().time(), 0))
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return len(pending)
 
 
 def _recent(entries: list[Entry], report: SourceReport, keep_days: int | None) -> list[Entry]:
@@ -106,7 +145,7 @@ def _recent(entries: list[Entry], report: SourceReport, keep_days: int | None) -
             len(entries),
             MAX_PAGES_PER_FEED,
         )
-        entries = sorted(entries, key=lambda e: e.published, reverse=True)[:MAX_PAGES_PER_FEED]
+        entries = _newest(entries, MAX_PAGES_PER_FEED)
     return entries
 
 
@@ -115,7 +154,7 @@ async def _read_feed(
 ) -> tuple[SourceReport, list[Entry]]:
     report = SourceReport(url)
     try:
-        entries, problems = await _listing(client, archive, url)
+        entries, problems = await _listing(client, archive, url, _Walk({_key(url)}))
     except FetchError as exc:
         report.fail(url, exc.reason)
         return report, []
@@ -208,10 +247,24 @@ async def _fetch_into(
     singles = list(dict.fromkeys(urls))
     # the operator's own feeds and pages may live on an internal host; what they link to may not
     trusted = {host_of(u) for u in [*feeds, *singles]}
+    # one library's fetch must not hold up the others' refreshes (nor /reindex) for hours:
+    # past the deadline no more is started, what was fetched is kept, the rest waits
+    loop = asyncio.get_running_loop()
+    end = loop.time() + settings.fetch_deadline_minutes * 60
     async with PoliteClient(settings, transport, trusted=trusted) as client:
-        read = await asyncio.gather(
-            *(_read_feed(client, archive, url, settings.keep_days) for url in feeds)
-        )
+        tasks = [
+            asyncio.ensure_future(_read_feed(client, archive, url, settings.keep_days))
+            for url in feeds
+        ]
+        await _until(end, tasks)
+        read: list[tuple[SourceReport, list[Entry]]] = []
+        for url, task in zip(feeds, tasks, strict=True):
+            if task.cancelled():
+                late = SourceReport(url)
+                late.fail(url, "not read: the fetch's deadline (FETCH_DEADLINE_MINUTES) passed")
+                read.append((late, []))
+            else:
+                read.append(task.result())
         if singles:
             read.append((SourceReport(SINGLE_PAGES), [Entry(u) for u in singles]))
         plan: dict[str, tuple[Entry, list[SourceReport]]] = {}
@@ -245,7 +298,14 @@ async def _fetch_into(
             if progress:
                 progress(done, len(plan))
 
-        await asyncio.gather(*(one(k, e, s) for k, (e, s) in plan.items()))
+        left = await _until(
+            end, [asyncio.ensure_future(one(k, e, s)) for k, (e, s) in plan.items()]
+        )
+        if left:
+            report.cut_short = (
+                f"deadline of {settings.fetch_deadline_minutes:g} minutes passed: "
+                f"{left} of {len(plan)} pages left for the next fetch"
+            )
     report.pruned = await asyncio.to_thread(archive.prune, settings.keep_days)
     await asyncio.to_thread(archive.save_state)
     return report

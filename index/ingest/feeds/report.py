@@ -53,6 +53,7 @@ class FetchReport:
     overall: SourceReport = field(default_factory=lambda: SourceReport("all"))
     pruned: int = 0
     seconds: float = 0.0
+    cut_short: str = ""  # why pages were left for the next fetch (its deadline), if any
 
     def totals(self) -> dict[str, int]:
         return {k: getattr(self.overall, k) for k in COUNTS}
@@ -63,6 +64,7 @@ class FetchReport:
             "totals": self.totals(),
             "pruned": self.pruned,
             "seconds": round(self.seconds, 2),
+            "cut_short": self.cut_short,
         }
 
     def lines(self) -> list[str]:
@@ -79,4 +81,6 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         out += [f"  {f['url']}: {f['reason']}" for f in s.get("failures", [])]
     if report.get("pruned"):
         out.append(f"{report['pruned']} fetched articles older than KEEP_DAYS pruned")
+    if report.get("cut_short"):
+        out.append(f"stopped: {report['cut_short']}")
     return out
