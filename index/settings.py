@@ -7,11 +7,19 @@ given only its own frozen section of it: `settings.index`, `.fetching`, `.answer
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class Section(BaseModel):
@@ -163,7 +171,8 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(80, ge=1, le=1000, alias="RETRIEVAL_CANDIDATES")
     recency_weight: float = Field(0.7, ge=0, le=10, alias="RECENCY_WEIGHT")
     recency_days: float = Field(120.0, gt=0, alias="RECENCY_DAYS")
-    relevance_threshold: float = Field(0.40, alias="RELEVANCE_THRESHOLD")
+    # a relevance is a score in [0, 1]: above 1 every question would be refused
+    relevance_threshold: float = Field(0.40, ge=0, le=1, alias="RELEVANCE_THRESHOLD")
     # an answerer spec: "extractive", "openai" (with LLM_MODEL) or "openai/<model>"
     llm_provider: str = Field("extractive", alias="LLM_PROVIDER")
     llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")
@@ -193,7 +202,14 @@ class Settings(BaseSettings):
     # keys the log's hashes of users and threads; unset: a random key in FEEDBACK_DB + ".key"
     feedback_key: SecretStr | None = Field(None, alias="FEEDBACK_KEY")
 
-    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    log_level: LogLevel = Field("INFO", alias="LOG_LEVEL")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        env_file = values.get("_env_file", self.model_config.get("env_file"))
+        read = env_file if isinstance(env_file, str | Path) else None
+        for key, where, meant in unknown_keys(read):
+            log.warning("%s in %s is not a citebot setting (did you mean %s?)", key, where, meant)
 
     @property
     def index(self) -> IndexSettings:
@@ -250,6 +266,12 @@ class Settings(BaseSettings):
             return value.replace(",", " ").split()
         return value
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        """`LOG_LEVEL=debug` as well as DEBUG."""
+        return value.strip().upper() if isinstance(value, str) else value
+
     @field_validator("llm_api_key", mode="before")
     @classmethod
     def _blank_key_is_none_needed(cls, value: object) -> object:
@@ -276,3 +298,22 @@ class Settings(BaseSettings):
             if wrong:
                 raise ValueError(f"DISCORD_SHARD_IDS {wrong} are outside 0..{shards - 1}")
         return self
+
+
+def unknown_keys(env_file: str | Path | None) -> list[tuple[str, str, str]]:
+    """(key, where, the setting it resembles) for each key in `env_file` or the environment
+    that looks like a mistyped citebot setting (`RETREIVAL_K`); a misspelt key would otherwise
+    be ignored in silence and its default used."""
+    known = [f.alias for f in Settings.model_fields.values() if f.alias]
+    found: list[tuple[str, str, str]] = []
+    given: list[tuple[str, str]] = [(k, "the environment") for k in os.environ]
+    if env_file is not None and Path(env_file).is_file():
+        given += [(k, str(env_file)) for k in dotenv_values(env_file)]
+    for key, where in given:
+        upper = key.upper()
+        if upper in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.85)
+        if close:
+            found.append((key, where, close[0]))
+    return found
