@@ -20,10 +20,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No developer's .env or shell settings leak into a test."""
     import os
 
+    aliases = {f.alias for f in Settings.model_fields.values() if f.alias}
     for key in list(os.environ):
-        if key in Settings.model_fields or key.upper() in {
-            f.alias for f in Settings.model_fields.values() if f.alias
-        }:
+        # tqdm reads TQDM_* (TQDM_DISABLE=1 is common on CI): the progress tests need its bars
+        if key in Settings.model_fields or key.upper() in aliases or key.startswith("TQDM_"):
             monkeypatch.delenv(key, raising=False)
 
 
