@@ -1,6 +1,6 @@
 # citebot: `make run` sets up and starts (bot, or terminal chat without DISCORD_TOKEN); `make test`.
 PYTHON ?= python3
-# pipefail: the install's output is filtered, and a failing pip must still fail the target
+# pipefail: a failing command in a pipe must still fail the target
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV ?= .venv
@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	@echo "== 1/2 torch 2.13.0, CPU build =="
 	# torch first, pinned: this takes the CPU build; a bare `torch` would pull a CUDA build
-	$(BIN)/pip install --progress-bar on torch==2.13.0 | awk '/^(Collecting|Successfully)/'
+	$(BIN)/pip install --progress-bar on torch==2.13.0
 	@echo "== 2/2 citebot and its dependencies =="
-	$(BIN)/pip install --progress-bar on -e '.[dev]' | awk '/^(Collecting|Successfully)/'
+	# pip's own output shows the progress; setuptools' "Editable installation" box (a UserWarning
+	# of the build backend, about folders named like the package: none here) is hidden
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --progress-bar on -e '.[dev]'
 	$(BIN)/python -c 'import bot, index, chromadb, discord, sentence_transformers'
 	touch $(STAMP)
 	@echo "== setup done: run commands as $(BIN)/citebot … or after '. $(VENV)/bin/activate' =="

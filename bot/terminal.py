@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.answering.answer import Answer
+from index.text.urls import safe_url
 
 # Article and model text is data: a terminal must show it, not act on it. Escape sequences go
 # whole (CSI such as "clear screen"; OSC, DCS, PM, APC such as "set the window title", with their
@@ -40,7 +41,8 @@ def render_text(answer: Answer) -> str:
     if answer.citations:
         lines.append("")
     for c in answer.citations:
-        title, url, publisher, day = (clean(x) for x in (c.title, c.url, c.publisher, c.date))
+        title, publisher, day = (clean(x) for x in (c.title, c.publisher, c.date))
+        url = safe_url(clean(c.url))
         link = f" <{url}>" if url else ""
         origin = ", ".join(x for x in (publisher, day.split("T")[0]) if x)
         also = ", ".join(clean(x) for x in c.also_in)

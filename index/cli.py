@@ -267,12 +267,18 @@ def stats(as_json: bool, library: str | None) -> None:
     click.echo(per_library(libraries, results, as_json, format_stats))
 
 
+SECRET_SETTINGS = frozenset(
+    f.alias for f in Settings.model_fields.values() if "SecretStr" in str(f.annotation)
+)
+
+
 def settings_problem(exc: ValidationError) -> str:
     """A pydantic error on the settings, as the operator wrote them: name, problem, value."""
     lines = []
     for err in exc.errors():
         name = ".".join(str(part) for part in err["loc"]) or "settings"
-        secret = any(word in name for word in ("TOKEN", "KEY"))
+        # by type, not by name: CHUNK_TOKENS is no secret, and its value helps
+        secret = name in SECRET_SETTINGS
         given = "" if secret or isinstance(err["input"], dict) else f" (got {err['input']!r})"
         lines.append(f"{name}: {err['msg']}{given}")
     return "invalid setting in .env or the environment: " + "; ".join(lines)

@@ -7,11 +7,19 @@ given only its own frozen section of it: `settings.index`, `.fetching`, `.answer
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class Section(BaseModel):
@@ -51,6 +59,8 @@ class FeedSettings(Section):
     fetch_per_host: int
     fetch_delay_seconds: float
     keep_days: int | None
+    fetch_allow_hosts: list[str]
+    fetch_deadline_minutes: float
 
 
 class AnsweringSettings(Section):
@@ -130,6 +140,13 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(5_000_000, ge=1024, alias="FETCH_MAX_BYTES")
     fetch_per_host: int = Field(2, ge=1, le=16, alias="FETCH_PER_HOST")
     fetch_delay_seconds: float = Field(1.0, ge=0, alias="FETCH_DELAY_SECONDS")
+    # internal hosts (names, addresses, networks) that feed items and redirects may lead to;
+    # the hosts of FEEDS, --feed and --url are trusted as given
+    fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="FETCH_ALLOW_HOSTS"
+    )
+    # one whole fetch (one library's, in a refresh): past it nothing more is started
+    fetch_deadline_minutes: float = Field(15.0, gt=0, alias="FETCH_DEADLINE_MINUTES")
     # fetched articles older than this are pruned; unset: kept for ever
     keep_days: int | None = Field(None, ge=1, alias="KEEP_DAYS")
     # the running bot's fetch + incremental build, every so many minutes; unset: never
@@ -155,7 +172,8 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(80, ge=1, le=1000, alias="RETRIEVAL_CANDIDATES")
     recency_weight: float = Field(0.7, ge=0, le=10, alias="RECENCY_WEIGHT")
     recency_days: float = Field(120.0, gt=0, alias="RECENCY_DAYS")
-    relevance_threshold: float = Field(0.40, alias="RELEVANCE_THRESHOLD")
+    # a relevance is a score in [0, 1]: above 1 every question would be refused
+    relevance_threshold: float = Field(0.40, ge=0, le=1, alias="RELEVANCE_THRESHOLD")
     # rules: the claim check's rules; model: the shipped learned verifier judges each claim
     # that is not verbatim, after the certain rules (experimental: see README, Claim check)
     claim_verifier: Literal["model", "rules"] = Field("rules", alias="CLAIM_VERIFIER")
@@ -188,7 +206,14 @@ class Settings(BaseSettings):
     # keys the log's hashes of users and threads; unset: a random key in FEEDBACK_DB + ".key"
     feedback_key: SecretStr | None = Field(None, alias="FEEDBACK_KEY")
 
-    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    log_level: LogLevel = Field("INFO", alias="LOG_LEVEL")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        env_file = values.get("_env_file", self.model_config.get("env_file"))
+        read = env_file if isinstance(env_file, str | Path) else None
+        for key, where, meant in unknown_keys(read):
+            log.warning("%s in %s is not a citebot setting (did you mean %s?)", key, where, meant)
 
     @property
     def index(self) -> IndexSettings:
@@ -237,13 +262,19 @@ class Settings(BaseSettings):
         """An empty `KEY=` line in `.env` means "not set"."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("feeds", mode="before")
+    @field_validator("feeds", "fetch_allow_hosts", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         """`FEEDS=https://a/rss, https://b/sitemap.xml` (commas or spaces) as well as a list."""
         if isinstance(value, str):
             return value.replace(",", " ").split()
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        """`LOG_LEVEL=debug` as well as DEBUG."""
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("llm_api_key", mode="before")
     @classmethod
@@ -271,3 +302,22 @@ class Settings(BaseSettings):
             if wrong:
                 raise ValueError(f"DISCORD_SHARD_IDS {wrong} are outside 0..{shards - 1}")
         return self
+
+
+def unknown_keys(env_file: str | Path | None) -> list[tuple[str, str, str]]:
+    """(key, where, the setting it resembles) for each key in `env_file` or the environment
+    that looks like a mistyped citebot setting (`RETREIVAL_K`); a misspelt key would otherwise
+    be ignored in silence and its default used."""
+    known = [f.alias for f in Settings.model_fields.values() if f.alias]
+    found: list[tuple[str, str, str]] = []
+    given: list[tuple[str, str]] = [(k, "the environment") for k in os.environ]
+    if env_file is not None and Path(env_file).is_file():
+        given += [(k, str(env_file)) for k in dotenv_values(env_file)]
+    for key, where in given:
+        upper = key.upper()
+        if upper in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.85)
+        if close:
+            found.append((key, where, close[0]))
+    return found

@@ -20,10 +20,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No developer's .env or shell settings leak into a test."""
     import os
 
+    aliases = {f.alias for f in Settings.model_fields.values() if f.alias}
     for key in list(os.environ):
-        if key in Settings.model_fields or key.upper() in {
-            f.alias for f in Settings.model_fields.values() if f.alias
-        }:
+        # tqdm reads TQDM_* (TQDM_DISABLE=1 is common on CI): the progress tests need its bars
+        if key in Settings.model_fields or key.upper() in aliases or key.startswith("TQDM_"):
             monkeypatch.delenv(key, raising=False)
 
 
@@ -121,6 +121,18 @@ def live_site(news_site):
 
     news_site.overrides[LIVE_FEED] = rss_feed(BRIDGE_PAGE)
     return news_site
+
+
+def fetcher_settings(tmp: Path, deadline: float = 2.0) -> Settings:
+    """Settings for fetching alone: FETCHED_DIR under `tmp`, no delay, a short deadline."""
+    return Settings(
+        _env_file=None,
+        FETCHED_DIR=tmp / "fetched",
+        FETCH_TIMEOUT_SECONDS=deadline,
+        FETCH_DELAY_SECONDS=0,
+        FETCH_MAX_BYTES=1_000_000,
+        USER_AGENT="citebot-test/1.0 (+http://127.0.0.1/)",
+    )
 
 
 def feed_settings(tmp: Path, model_cache: Path, site, **overrides) -> Settings:

@@ -25,12 +25,17 @@ HUGE_BYTES = 20 * 1024 * 1024
 
 
 class NewsSite(ThreadingHTTPServer):
-    """The server; `overrides` replace a path's text, `log` lists (path, headers) requested."""
+    """The server; `overrides` replace a path's text, `log` lists (path, headers) requested.
+
+    `replies` answer a path with (status, headers, body) exactly as given (a redirect, a
+    compressed body); `host` may be another loopback address, standing for another host.
+    """
 
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), _Handler)
+        self.replies: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.stop = threading.Event()
         self.log: list[tuple[str, dict[str, str]]] = []
         self.overrides: dict[str, str] = {}
@@ -47,7 +52,7 @@ class NewsSite(ThreadingHTTPServer):
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://{self.server_address[0]}:{self.server_address[1]}"
 
     def url(self, path: str) -> str:
         return self.origin + path
@@ -100,7 +105,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str) -> None:
         site = self.server
-        if path == "/robots.txt" and site.robots_status != 200:
+        if path in site.replies:
+            status, headers, body = site.replies[path]
+            self.send_response(status)
+            for name, value in {"Content-Length": str(len(body)), **headers}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+        elif path == "/robots.txt" and site.robots_status != 200:
             self._send(site.robots_status, b"<h1>Unavailable</h1>", "text/html")
         elif path == "/hang":
             site.stop.wait(60)  # accepts, then never answers

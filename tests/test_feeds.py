@@ -15,6 +15,7 @@ from index.ingest.feeds.archive import STATE_FILE
 from index.ingest.feeds.client import _connect_reason
 from index.ingest.feeds.extract import canonical_url
 from index.settings import Settings
+from tests.conftest import fetcher_settings
 from tests.newsite import NewsSite
 
 DEADLINE = 2.0
@@ -29,14 +30,7 @@ def site():
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(
-        _env_file=None,
-        FETCHED_DIR=tmp_path / "fetched",
-        FETCH_TIMEOUT_SECONDS=DEADLINE,
-        FETCH_DELAY_SECONDS=0,
-        FETCH_MAX_BYTES=1_000_000,
-        USER_AGENT="citebot-test/1.0 (+http://127.0.0.1/)",
-    )
+    return fetcher_settings(tmp_path, DEADLINE)
 
 
 def _fetch(settings, site, *feeds, urls=(), **kw):

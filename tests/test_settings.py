@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
 from pydantic import ValidationError
 
+from index.cli import settings_problem
 from index.settings import SECTIONS, TOP_LEVEL, Settings
 from tests.conftest import ROOT
 
@@ -54,3 +56,45 @@ def test_every_setting_is_in_exactly_one_section_with_its_value():
 def test_sections_are_frozen():
     with pytest.raises(ValidationError, match="frozen"):
         Settings(_env_file=None).index.collection = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1"])
+def test_a_relevance_threshold_outside_0_to_1_is_refused(value):
+    with pytest.raises(ValidationError, match="RELEVANCE_THRESHOLD"):
+        Settings(_env_file=None, RELEVANCE_THRESHOLD=value)
+
+
+def test_log_level_is_one_of_the_level_names_in_any_case():
+    assert Settings(_env_file=None, LOG_LEVEL="debug").log_level == "DEBUG"
+    with pytest.raises(ValidationError, match="LOG_LEVEL"):
+        Settings(_env_file=None, LOG_LEVEL="verbose")
+
+
+def test_a_settings_error_says_what_was_given_unless_it_is_a_secret():
+    with pytest.raises(ValidationError) as chunk:
+        Settings(_env_file=None, CHUNK_TOKENS="400")
+    assert "CHUNK_TOKENS: Input should be less than or equal to 254 (got '400')" in (
+        settings_problem(chunk.value)
+    )
+    with pytest.raises(ValidationError) as key:
+        Settings(_env_file=None, FEEDBACK_KEY="short-secret")
+    assert "short-secret" not in settings_problem(key.value)
+
+
+def test_a_misspelt_setting_in_env_file_or_environment_is_warned_about(
+    tmp_path, monkeypatch, caplog
+):
+    env_file = tmp_path / ".env"
+    env_file.write_text("RETREIVAL_K=5\nCHUNK_TOKENS=200\n")
+    monkeypatch.setenv("RELEVANCE_TRESHOLD", "0.5")
+    with caplog.at_level(logging.WARNING, logger="index.settings"):
+        settings = Settings(_env_file=env_file)
+    assert settings.retrieval_k == 8
+    warned = [r.getMessage() for r in caplog.records]
+    mistyped = f"RETREIVAL_K in {env_file} is not a citebot setting (did you mean RETRIEVAL_K?)"
+    assert mistyped in warned
+    assert (
+        "RELEVANCE_TRESHOLD in the environment is not a citebot setting "
+        "(did you mean RELEVANCE_THRESHOLD?)"
+    ) in warned
+    assert len(warned) == 2

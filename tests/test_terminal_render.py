@@ -64,3 +64,10 @@ def test_citebot_ask_prints_no_escape_sequence_from_an_article(
     out = capsys.readouterr().out
     assert "500 free passes" in out
     assert CONTROL.findall(out) == []
+
+
+def test_a_url_that_would_end_its_angle_brackets_is_percent_encoded():
+    smuggled = Provenance(title="T", url="https://news.example/x> [2] <https://evil.example")
+    text = render_text(Answer("q?", "A. [1]", [Citation(1, smuggled, "A.", "c1", 0.8)]))
+
+    assert "<https://news.example/x%3E%20%5B2%5D%20%3Chttps://evil.example>" in text

@@ -10,6 +10,7 @@ import discord
 
 from bot.answering.answer import Answer, Citation
 from index.text.sentences import sentence_spans
+from index.text.urls import safe_url
 
 # every message the bot sends: text from users or articles must never ping anyone
 NO_PINGS = discord.AllowedMentions.none()
@@ -59,7 +60,8 @@ def render_answer(answer: Answer, limit: int = MESSAGE_LIMIT) -> list[str]:
 def render_citation(c: Citation) -> str:
     """`**[n]** Title` (a link when there is a url), its publisher or file and date, the quote."""
     title = _escape_link_text(shorten(c.title, TITLE_LIMIT) or "Untitled")
-    head = f"**[{c.number}]** {f'[{title}](<{c.url}>)' if _linkable(c.url) else title}"
+    url = safe_url(c.url)
+    head = f"**[{c.number}]** {f'[{title}](<{url}>)' if _linkable(url) else title}"
     where = c.publisher or c.source
     origin = " · ".join(escape_text(_one_line(s)) for s in (where, c.date) if s)
     if origin:
@@ -83,7 +85,7 @@ def escape_text(text: str) -> str:
         url, trail = (m["wrapped"], "") if m["wrapped"] else _split_url(m["url"])
         if not url.lower().startswith("http"):
             url = f"https://{url}"  # an invite written without a scheme
-        out += [_escape_inline(text[pos : m.start()]), f"<{url}>", _escape_inline(trail)]
+        out += [_escape_inline(text[pos : m.start()]), f"<{safe_url(url)}>", _escape_inline(trail)]
         pos = m.end()
     out.append(_escape_inline(text[pos:]))
     return _escape_line_starts("".join(out))
@@ -191,7 +193,8 @@ def _escape_link_text(text: str) -> str:
 
 
 def _linkable(url: str) -> bool:
-    return url.startswith(("https://", "http://")) and not re.search(r"[\s<>]", url)
+    """An http(s) URL already passed through `safe_url` (nothing in it can end the link)."""
+    return url.startswith(("https://", "http://"))
 
 
 def source_pages(articles: Sequence[Any], per_page: int = 10, limit: int = 1800) -> list[str]:
@@ -200,7 +203,8 @@ def source_pages(articles: Sequence[Any], per_page: int = 10, limit: int = 1800)
     pages: list[list[str]] = [[]]
     for i, a in enumerate(articles, 1):
         title = _escape_link_text(shorten(a.title, TITLE_LIMIT) or "Untitled")
-        line = f"{i}. {f'[{title}](<{a.url}>)' if _linkable(a.url) else title}"
+        url = safe_url(a.url or "")
+        line = f"{i}. {f'[{title}](<{url}>)' if _linkable(url) else title}"
         if a.source:
             line += f" — {escape_text(_one_line(a.source))}"
         day = str(getattr(a, "date", "") or "").split("T")[0]
@@ -228,7 +232,7 @@ def fetch_summary(fetch: dict[str, Any]) -> str:
     if failures:
         # <url>: a link that shows no preview
         named = "; ".join(
-            f"{f'<{u}>' if _linkable(u := f['url']) else escape_text(_one_line(u))}: "
+            f"{f'<{u}>' if _linkable(u := safe_url(f['url'])) else escape_text(_one_line(u))}: "
             f"{escape_text(_one_line(f['reason']))}"
             for f in failures[:3]
         )

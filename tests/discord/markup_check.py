@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-_HEAD = re.compile(r"^\*\*\[\d+\]\*\* (?:\[((?:\\.|[^\[\]\\])*)\]\(<https?://[^\s<>]+>\))?")
+# a link's url holds none of `()[]<>` or whitespace: with them it could end itself and mask another
+_HEAD = re.compile(r"^\*\*\[\d+\]\*\* (?:\[((?:\\.|[^\[\]\\])*)\]\(<https?://[^\s<>()\[\]]+>\))?")
 _WRAPPED_URL = re.compile(r"<https?://[^\s<>]+>")
 _RULES = {
     "line-start markup (heading, block quote, list)": re.compile(r"^\s*(?:[#>*+-]|\d+\.\s)"),

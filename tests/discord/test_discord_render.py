@@ -200,3 +200,24 @@ def test_the_note_is_small_print_with_its_text_escaped():
     note = message.splitlines()[-1]
     assert note.startswith("-# ")
     assert live_markup(note[3:]) == []
+
+
+# a redirect's Location that would close the citation's link and open a second, masked one
+SMUGGLED = "https://news.example/x)[Official-statement](https://evil.example"
+
+
+def test_a_url_that_would_end_its_link_is_percent_encoded_in_a_citation():
+    text = render_citation(cite(url=SMUGGLED))
+
+    assert "](https://evil.example" not in text
+    assert "<https://news.example/x%29%5BOfficial-statement%5D%28https://evil.example>" in text
+    assert live_markup(text) == []
+
+
+def test_a_url_that_would_end_its_link_is_percent_encoded_in_the_source_list():
+    article = ArticleInfo(title="T", url=SMUGGLED + " <b>", source="s", chunks=1, date="")
+
+    (page,) = source_pages([article])
+
+    assert "](https://evil.example" not in page and " <b>" not in page
+    assert "%20%3Cb%3E" in page

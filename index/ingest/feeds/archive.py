@@ -7,15 +7,20 @@ build skips it) keeps per URL its ETag, Last-Modified, fetch time, article file 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import hashlib
 import json
 import logging
 import os
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from filelock import FileLock, Timeout
 
 from index.ingest.feeds.extract import Page
 
@@ -23,6 +28,34 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = ".state.json"
 STATE_VERSION = 1
+LOCK_FILE = ".lock"
+LOCK_POLL_SECONDS = 0.5
+
+
+@contextlib.asynccontextmanager
+async def folder_lock(root: Path) -> AsyncIterator[None]:
+    """Hold the fetched folder for one fetch at a time, across processes (the bot's refresh and
+    a cron `citebot-index build`): two at once would each save a state without the other's
+    pages, whose articles would then be neither pruned nor known, and fetched again for ever.
+
+    Waits, without blocking the event loop, while another fetch holds it.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(root / LOCK_FILE, thread_local=False)
+    waited = False
+    while True:
+        try:
+            lock.acquire(blocking=False)
+            break
+        except Timeout:
+            if not waited:
+                log.info("another fetch into %s is running; waiting for it", root)
+                waited = True
+            await asyncio.sleep(LOCK_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -132,9 +165,12 @@ class Archive:
             del self.articles[name]
             gone += 1
         # pages whose article went are forgotten too, so a feed still listing one re-fetches
-        # it only if it is within `keep_days` again (the caller filters entries by date)
+        # it only if it is within `keep_days` again (the caller filters entries by date); a
+        # page found older than its feed said is remembered as long as a feed may list it
         for url, meta in list(self.pages.items()):
-            if meta.get("article") and meta["article"] not in self.articles:
+            if (meta.get("article") and meta["article"] not in self.articles) or (
+                meta.get("too_old") and (parse_when(meta.get("fetched")) or cutoff) < cutoff
+            ):
                 del self.pages[url]
         return gone
 

@@ -6,25 +6,34 @@ import asyncio
 import logging
 import socket
 import time
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
 
 import httpx
+from protego import Protego
 
+from index.ingest.feeds.addresses import AddressPolicy
 from index.ingest.feeds.errors import FetchError
 from index.settings import FeedSettings
+from index.text.urls import safe_url
 
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 # Connect and each read wait at most this long (or the page's whole deadline, if shorter).
 STEP_TIMEOUT_SECONDS = 10.0
-# RFC 9309 asks crawlers to read at least 500 KiB of a robots.txt; more is ignored.
+# RFC 9309 asks crawlers to parse at least 500 KiB of a robots.txt; the rest is cut off.
 ROBOTS_MAX_BYTES = 512 * 1024
 # A Crawl-delay above this is read as this: one slow site must not stall a fetch for hours.
 MAX_CRAWL_DELAY_SECONDS = 30.0
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+# The encodings asked for, decoded here so that the size cap holds for the decoded bytes while
+# they are inflated (a stacked "gzip, gzip" body of a few KiB inflates to gigabytes); anything
+# else, stacked encodings included, is refused.
+ACCEPT_ENCODING = "gzip, deflate"
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,18 @@ def _connect_reason(exc: httpx.ConnectError) -> str:
     return f"cannot connect ({exc or type(exc).__name__})"
 
 
+def _decoder(encoding: str) -> zlib._Decompress | None:
+    """A bounded decoder for the response's Content-Encoding; `FetchError` for any other."""
+    coding = encoding.strip().lower()
+    if coding in ("", "identity"):
+        return None
+    if "," in coding:
+        raise FetchError(f"refused: stacked content encodings ({coding})")
+    if coding not in _WBITS:
+        raise FetchError(f"refused: unsupported content encoding ({coding})")
+    return zlib.decompressobj(_WBITS[coding])
+
+
 def _http_reason(response: httpx.Response) -> str:
     return f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
 
@@ -89,10 +110,19 @@ class PoliteClient:
     """An httpx client that asks robots.txt first and never lets one URL hold a fetch up.
 
     `get` raises `FetchError` with a short reason (DNS, refused, HTTP 404, timeout, too large,
-    not HTML, robots-disallowed, too many redirects) for anything but a usable answer.
+    not HTML, robots-disallowed, too many redirects, refused: a non-public address) for
+    anything but a usable answer.
     """
 
-    def __init__(self, settings: FeedSettings, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        settings: FeedSettings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        trusted: Iterable[str] = (),
+    ):
+        # `trusted`: the hosts the operator configured, fetched even when not public
+        self._policy = AddressPolicy(trusted, settings.fetch_allow_hosts)
         self.user_agent = settings.user_agent
         self.deadline = settings.fetch_timeout_seconds
         self.max_bytes = settings.fetch_max_bytes
@@ -100,14 +130,14 @@ class PoliteClient:
         self._delay = settings.fetch_delay_seconds
         step = min(STEP_TIMEOUT_SECONDS, self.deadline)
         self._http = httpx.AsyncClient(
-            headers={"User-Agent": self.user_agent},
+            headers={"User-Agent": self.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(step),
             follow_redirects=False,
             transport=transport,
             trust_env=False,  # no proxies or netrc picked up from the environment
         )
         self._hosts: dict[str, _Host] = {}
-        self._robots: dict[str, asyncio.Task[RobotFileParser | str]] = {}
+        self._robots: dict[str, asyncio.Task[Protego | str]] = {}
 
     async def __aenter__(self) -> PoliteClient:
         return self
@@ -152,16 +182,17 @@ class PoliteClient:
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
     async def _one(
-        self, url: str, headers: dict, html_only: bool, seconds: float
+        self, url: str, headers: dict, html_only: bool, seconds: float, cut: int | None = None
     ) -> tuple[Fetched | str, float]:
         """One request within `seconds` once the host gives a turn: (answer, seconds spent)."""
+        await self._policy.check(url)  # every hop, robots.txt included
         host = self._host(url)
         async with host.slots:
             await host.wait_turn()
             started = time.monotonic()
             try:
                 async with asyncio.timeout(seconds):
-                    answer = await self._request(url, headers, html_only)
+                    answer = await self._request(url, headers, html_only, cut)
                 return answer, time.monotonic() - started
             except TimeoutError:
                 raise FetchError(f"timeout (no complete answer in {self.deadline:g} s)") from None
@@ -176,10 +207,15 @@ class PoliteClient:
             except httpx.HTTPError as exc:
                 raise FetchError(f"bad HTTP answer ({type(exc).__name__}: {exc})") from None
 
-    async def _request(self, url: str, headers: dict, html_only: bool) -> Fetched | str:
+    async def _request(
+        self, url: str, headers: dict, html_only: bool, cut: int | None = None
+    ) -> Fetched | str:
+        """One GET: a redirect's target, or the answer; with `cut`, a body past `cut` bytes is
+        cut there rather than refused."""
         async with self._http.stream("GET", url, headers=headers) as response:
             if response.is_redirect and response.headers.get("location"):
-                return urljoin(str(response.url), response.headers["location"])
+                # stored as the citation's URL when the page is an article: safe to show
+                return safe_url(urljoin(str(response.url), response.headers["location"]))
             if response.status_code == 304:
                 return Fetched(url, 304)
             if response.status_code != 200:
@@ -187,7 +223,10 @@ class PoliteClient:
             ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
             if html_only and ctype and ctype not in HTML_TYPES:
                 raise FetchError(f"not HTML ({ctype})")
-            body = await self._body(response, self.max_bytes)
+            if cut is None:
+                body = await self._body(response, self.max_bytes)
+            else:
+                body = await self._body(response, cut, cut=True)
             return Fetched(
                 url,
                 200,
@@ -197,19 +236,37 @@ class PoliteClient:
             )
 
     @staticmethod
-    async def _body(response: httpx.Response, cap: int) -> bytes:
-        """The body, streamed; reading stops as soon as it passes `cap` bytes."""
+    async def _body(response: httpx.Response, cap: int, cut: bool = False) -> bytes:
+        """The body, streamed and decoded here; past `cap` bytes (on the wire or decoded) it is
+        refused as too large, or with `cut` returned up to `cap` bytes."""
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
+        if not cut and declared.isdigit() and int(declared) > cap:
             raise FetchError(f"too large ({int(declared):,} bytes, the cap is {cap:,})")
+        decoder = _decoder(response.headers.get("content-encoding", ""))
         chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise FetchError(f"too large (over the cap of {cap:,} bytes)")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        raw = size = 0
+        try:
+            async for data in response.aiter_raw():
+                raw += len(data)
+                while data:
+                    if decoder is None:
+                        piece, data = data, b""
+                    else:  # at most what still fits, so one chunk never inflates past the cap
+                        piece = decoder.decompress(data, cap - size + 1)
+                        data = decoder.unconsumed_tail
+                    chunks.append(piece)
+                    size += len(piece)
+                    if size > cap or raw > cap:
+                        if cut:
+                            return b"".join(chunks)[:cap]
+                        raise FetchError(f"too large (over the cap of {cap:,} bytes)")
+            if decoder is not None:
+                chunks.append(decoder.flush())
+                if len(chunks[-1]) + size > cap and not cut:
+                    raise FetchError(f"too large (over the cap of {cap:,} bytes)")
+        except zlib.error as exc:
+            raise FetchError(f"bad HTTP answer (corrupt compressed body: {exc})") from None
+        return b"".join(chunks)[:cap]
 
     async def _allowed(self, url: str) -> None:
         """Raise `FetchError` unless the site's robots.txt lets this user agent fetch `url`."""
@@ -219,37 +276,34 @@ class PoliteClient:
         rules = await self._robots[origin]
         if isinstance(rules, str):
             raise FetchError(rules)
-        if not rules.can_fetch(self.user_agent, url):
+        if not rules.can_fetch(url, self.user_agent):
             raise FetchError("disallowed by robots.txt")
 
-    async def _read_robots(self, origin: str) -> RobotFileParser | str:
+    async def _read_robots(self, origin: str) -> Protego | str:
         """The parsed robots.txt, or the reason nothing may be fetched from the site.
 
         As RFC 9309 says: a robots.txt that is missing (4xx) allows everything; one that cannot
-        be read (5xx, no connection, timeout) forbids everything for now.
+        be read (429, 5xx, no connection, timeout) forbids everything for now; the most specific
+        (longest) matching rule wins, wildcards included (protego), over the first 500 KiB.
         """
-        rules = RobotFileParser(f"{origin}/robots.txt")
         url = f"{origin}/robots.txt"
         body = b""
         try:
             for _hop in range(MAX_REDIRECTS + 1):
-                result, _ = await self._one(url, {}, False, self.deadline)
+                result, _ = await self._one(url, {}, False, self.deadline, cut=ROBOTS_MAX_BYTES)
                 if isinstance(result, str):
                     url = result
                     continue
-                body = result.body[:ROBOTS_MAX_BYTES]
+                body = result.body
                 break
         except FetchError as exc:
-            if exc.reason.startswith("HTTP 4"):
-                rules.parse([])  # no robots.txt: everything allowed
-                return rules
-            if exc.reason.startswith("too large"):
-                rules.parse([])  # an absurd robots.txt is read as none
-                return rules
+            # 429 is a site asking for a pause, not saying "there are no rules"
+            if exc.reason.startswith("HTTP 4") and not exc.reason.startswith("HTTP 429"):
+                return Protego.parse("")  # no robots.txt: everything allowed
             if exc.reason.startswith("HTTP"):
                 return f"robots.txt could not be read ({exc.reason})"
             return exc.reason  # the site is unreachable: the page would fail the same way
-        rules.parse(body.decode("utf-8", "replace").splitlines())
+        rules = Protego.parse(body.decode("utf-8", "replace"))
         delay = rules.crawl_delay(self.user_agent)
         if delay:
             host = self._host(origin)

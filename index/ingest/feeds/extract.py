@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from index.ingest.feeds.errors import FetchError
+from index.text.urls import safe_url
 
 # Too little text for an article: a paywall stub, a cookie wall or an index page.
 MIN_TEXT_CHARS = 200
@@ -23,23 +24,32 @@ class Page:
     publisher: str = ""
 
 
-def _site(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return host.removeprefix("www.")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _site(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host (without `www.`) and port: another port or scheme is another server."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a port that is no number names no site
+        port = -1
+    return scheme, (parts.hostname or "").lower().removeprefix("www."), port
 
 
 def canonical_url(declared: str | None, final_url: str) -> str:
     """The page's declared canonical URL, unless it points to another site or is not http(s).
 
-    A page may only name itself: a canonical URL on another site would let any page replace
-    that site's article in the library.
+    A page may only name itself: a canonical URL on another site (another host, scheme or port)
+    would let any page replace that site's article in the library.
     """
     if not declared:
         return final_url
     parts = urlsplit(declared)
     if parts.scheme not in ("http", "https") or _site(declared) != _site(final_url):
         return final_url
-    return parts._replace(fragment="").geturl()
+    return safe_url(parts._replace(fragment="").geturl())
 
 
 def extract_page(html: bytes | str, url: str) -> Page:

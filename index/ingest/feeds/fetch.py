@@ -6,13 +6,20 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
-from index.ingest.feeds.archive import Archive, article_path, parse_when, record_of
+from index.ingest.feeds.addresses import host_of
+from index.ingest.feeds.archive import (
+    Archive,
+    article_path,
+    folder_lock,
+    parse_when,
+    record_of,
+)
 from index.ingest.feeds.client import PoliteClient
 from index.ingest.feeds.errors import FetchError
 from index.ingest.feeds.extract import extract_page
@@ -25,7 +32,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (done, total) pages
 
 SINGLE_PAGES = "(single pages)"  # the source name of the `urls` given one by one
-MAX_SITEMAPS = 50  # child sitemaps read from one sitemap index
+MAX_SITEMAPS = 50  # child sitemaps read for one feed, however deep and however often listed
 MAX_SITEMAP_DEPTH = 2  # an index of indexes, no deeper
 MAX_PAGES_PER_FEED = 500  # the newest; a sitemap of a whole archive would take days politely
 # A page that sent neither ETag nor Last-Modified can't be asked "changed?"; it is downloaded
@@ -45,8 +52,27 @@ def _key(url: str) -> str:
     ).geturl()
 
 
+@dataclass
+class _Walk:
+    """One feed's walk through its sitemap indexes: each sitemap read once, MAX_SITEMAPS in all.
+
+    A sitemap index may list itself, or indexes listing thousands more: without this one feed
+    could cost thousands of requests (tens of minutes at the polite delay).
+    """
+
+    seen: set[str]
+    sitemaps_left: int = MAX_SITEMAPS
+
+
+def _newest(entries: list[Entry], count: int) -> list[Entry]:
+    """The `count` newest entries (undated last), or all when there are no more."""
+    if len(entries) <= count:
+        return entries
+    return sorted(entries, key=lambda e: e.published, reverse=True)[:count]
+
+
 async def _listing(
-    client: PoliteClient, archive: Archive, url: str, depth: int = 0
+    client: PoliteClient, archive: Archive, url: str, walk: _Walk, depth: int = 0
 ) -> tuple[list[Entry], list[str]]:
     """A feed's entries (a sitemap index's, read through), and problems as summary lines."""
     known = archive.feeds.get(url, {})
@@ -56,8 +82,11 @@ async def _listing(
         sitemaps = known.get("sitemaps", [])
         problems = known.get("problems", [])
     else:
-        listing = parse_listing(got.body, got.url)
-        entries, sitemaps, problems = listing.entries, listing.sitemaps, listing.problems
+        # a sitemap of 50,000 entries takes seconds to parse: not on the event loop
+        listing = await asyncio.to_thread(parse_listing, got.body, got.url)
+        # no more than could ever be chosen are kept, in memory and in the state
+        entries = _newest(listing.entries, MAX_PAGES_PER_FEED)
+        sitemaps, problems = listing.sitemaps, listing.problems
         archive.feeds[url] = {
             "etag": got.etag,
             "last_modified": got.last_modified,
@@ -67,11 +96,17 @@ async def _listing(
         }
     if sitemaps and depth >= MAX_SITEMAP_DEPTH:
         return entries, [*problems, f"sitemap index nested deeper than {MAX_SITEMAP_DEPTH}"]
-    if len(sitemaps) > MAX_SITEMAPS:
-        problems = [*problems, f"only the first {MAX_SITEMAPS} of {len(sitemaps)} sitemaps read"]
-    children = sitemaps[:MAX_SITEMAPS]
+    unseen = [c for c in dict.fromkeys(sitemaps) if _key(c) not in walk.seen]
+    children = unseen[: walk.sitemaps_left]
+    walk.sitemaps_left -= len(children)
+    walk.seen.update(_key(c) for c in children)
+    if len(children) < len(unseen):
+        problems = [
+            *problems,
+            f"{len(unseen) - len(children)} sitemaps not read: {MAX_SITEMAPS} per feed at most",
+        ]
     results = await asyncio.gather(
-        *(_listing(client, archive, child, depth + 1) for child in children),
+        *(_listing(client, archive, child, walk, depth + 1) for child in children),
         return_exceptions=True,
     )
     for child, result in zip(children, results, strict=True):
@@ -83,6 +118,17 @@ async def _listing(
             entries = entries + result[0]
             problems = problems + result[1]
     return entries, problems
+
+
+async def _until(end: float, tasks: Sequence[asyncio.Future]) -> int:
+    """Wait for `tasks` until the loop's clock reads `end`; cancel the rest: how many."""
+    if not tasks:
+        return 0
+    _, pending = await asyncio.wait(tasks, timeout=max(end - asyncio.get_running_loop().time(), 0))
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return len(pending)
 
 
 def _recent(entries: list[Entry], report: SourceReport, keep_days: int | None) -> list[Entry]:
@@ -99,7 +145,7 @@ def _recent(entries: list[Entry], report: SourceReport, keep_days: int | None) -
             len(entries),
             MAX_PAGES_PER_FEED,
         )
-        entries = sorted(entries, key=lambda e: e.published, reverse=True)[:MAX_PAGES_PER_FEED]
+        entries = _newest(entries, MAX_PAGES_PER_FEED)
     return entries
 
 
@@ -108,7 +154,7 @@ async def _read_feed(
 ) -> tuple[SourceReport, list[Entry]]:
     report = SourceReport(url)
     try:
-        entries, problems = await _listing(client, archive, url)
+        entries, problems = await _listing(client, archive, url, _Walk({_key(url)}))
     except FetchError as exc:
         report.fail(url, exc.reason)
         return report, []
@@ -124,10 +170,11 @@ async def _read_feed(
 class _PageRun:
     """Fetching the pages of one run; `claimed` maps canonical URLs to the URL that gave them."""
 
-    def __init__(self, client: PoliteClient, archive: Archive) -> None:
+    def __init__(self, client: PoliteClient, archive: Archive, keep_days: int | None) -> None:
         self.client = client
         self.archive = archive
         self.claimed: dict[str, str] = {}
+        self.cutoff = _now() - datetime.timedelta(days=keep_days) if keep_days else None
 
     def _stored(self, key: str) -> dict | None:
         """The page's state, when the article it gave is still on disk."""
@@ -138,7 +185,10 @@ class _PageRun:
         return None
 
     async def fetch(self, key: str, entry: Entry) -> tuple[str, bool]:
-        """(outcome, downloaded): outcome is new, updated, unchanged, duplicate or a failure."""
+        """(outcome, downloaded): outcome is new, updated, unchanged, duplicate, too_old or a
+        failure."""
+        if self.cutoff and self.archive.pages.get(key, {}).get("too_old"):
+            return "too_old", False  # its page said so last time: not downloaded again
         known = self._stored(key)
         if known and not (known.get("etag") or known.get("last_modified")):
             checked = parse_when(known.get("fetched"))
@@ -156,10 +206,20 @@ class _PageRun:
             known["fetched"] = _now().isoformat(timespec="seconds")
             return "unchanged", False
         page = await asyncio.to_thread(extract_page, got.body, got.url)
+        published = page.published or entry.published
+        when = parse_when(published)
+        if self.cutoff and when and when < self.cutoff:
+            # the feed dated it recent, the page says otherwise: kept out, and remembered, so
+            # that it is neither stored, pruned and fetched again every run nor announced as new
+            self.archive.pages[key] = {
+                "too_old": published,
+                "fetched": _now().isoformat(timespec="seconds"),
+            }
+            return "too_old", True
         if self.claimed.setdefault(page.url, key) != key:
             outcome = "duplicate"
         else:
-            record = record_of(page, page.published or entry.published)
+            record = record_of(page, published)
             record["title"] = record["title"] or entry.title
             outcome = self.archive.store(record)
         # a duplicate's validators are kept too, so that next time it is asked conditionally
@@ -173,24 +233,38 @@ class _PageRun:
         return outcome, True
 
 
-async def fetch_sources_async(
+async def _fetch_into(
+    archive: Archive,
     settings: FeedSettings,
-    feeds: Iterable[str] | None = None,
-    urls: Iterable[str] = (),
-    progress: Progress | None = None,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
+    feeds: Iterable[str] | None,
+    urls: Iterable[str],
+    progress: Progress | None,
+    transport: httpx.AsyncBaseTransport | None,
 ) -> FetchReport:
-    """`fetch_sources` for a caller already in an event loop (the bot's refresh)."""
-    started = time.monotonic()
-    archive = Archive(settings.fetched_dir)
+    """The fetch itself, once the folder is ours: feeds read, pages fetched, state saved."""
     feeds = list(dict.fromkeys(settings.feeds if feeds is None else feeds))
     report = FetchReport()
-    async with PoliteClient(settings, transport) as client:
-        read = await asyncio.gather(
-            *(_read_feed(client, archive, url, settings.keep_days) for url in feeds)
-        )
-        singles = list(dict.fromkeys(urls))
+    singles = list(dict.fromkeys(urls))
+    # the operator's own feeds and pages may live on an internal host; what they link to may not
+    trusted = {host_of(u) for u in [*feeds, *singles]}
+    # one library's fetch must not hold up the others' refreshes (nor /reindex) for hours:
+    # past the deadline no more is started, what was fetched is kept, the rest waits
+    loop = asyncio.get_running_loop()
+    end = loop.time() + settings.fetch_deadline_minutes * 60
+    async with PoliteClient(settings, transport, trusted=trusted) as client:
+        tasks = [
+            asyncio.ensure_future(_read_feed(client, archive, url, settings.keep_days))
+            for url in feeds
+        ]
+        await _until(end, tasks)
+        read: list[tuple[SourceReport, list[Entry]]] = []
+        for url, task in zip(feeds, tasks, strict=True):
+            if task.cancelled():
+                late = SourceReport(url)
+                late.fail(url, "not read: the fetch's deadline (FETCH_DEADLINE_MINUTES) passed")
+                read.append((late, []))
+            else:
+                read.append(task.result())
         if singles:
             read.append((SourceReport(SINGLE_PAGES), [Entry(u) for u in singles]))
         plan: dict[str, tuple[Entry, list[SourceReport]]] = {}
@@ -204,7 +278,7 @@ async def fetch_sources_async(
                 source.listed += 1
                 plan.setdefault(_key(entry.url), (entry, []))[1].append(source)
         overall.listed = len(plan)
-        pages = _PageRun(client, archive)
+        pages = _PageRun(client, archive, settings.keep_days)
         done = 0
         if progress:
             progress(0, len(plan))
@@ -224,9 +298,32 @@ async def fetch_sources_async(
             if progress:
                 progress(done, len(plan))
 
-        await asyncio.gather(*(one(k, e, s) for k, (e, s) in plan.items()))
-    report.pruned = archive.prune(settings.keep_days)
-    archive.save_state()
+        left = await _until(
+            end, [asyncio.ensure_future(one(k, e, s)) for k, (e, s) in plan.items()]
+        )
+        if left:
+            report.cut_short = (
+                f"deadline of {settings.fetch_deadline_minutes:g} minutes passed: "
+                f"{left} of {len(plan)} pages left for the next fetch"
+            )
+    report.pruned = await asyncio.to_thread(archive.prune, settings.keep_days)
+    await asyncio.to_thread(archive.save_state)
+    return report
+
+
+async def fetch_sources_async(
+    settings: FeedSettings,
+    feeds: Iterable[str] | None = None,
+    urls: Iterable[str] = (),
+    progress: Progress | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FetchReport:
+    """`fetch_sources` for a caller already in an event loop (the bot's refresh)."""
+    started = time.monotonic()
+    async with folder_lock(settings.fetched_dir):
+        archive = await asyncio.to_thread(Archive, settings.fetched_dir)
+        report = await _fetch_into(archive, settings, feeds, urls, progress, transport)
     report.seconds = time.monotonic() - started
     for line in report.lines():
         log.info("fetch: %s", line)

@@ -12,6 +12,8 @@ from index.ingest.feeds.errors import FetchError
 
 _SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 _NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
+# The sitemap protocol's own limit per file (URLs, or sitemaps in an index); more are ignored.
+MAX_SITEMAP_ENTRIES = 50_000
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,12 @@ def _sitemap(root: ET.Element, base: str) -> Listing:
         for child in root.iter(f"{_SITEMAP_NS}loc"):
             if _text(child):
                 listing.sitemaps.append(urljoin(base, _text(child)))
+        del listing.sitemaps[MAX_SITEMAP_ENTRIES:]
         return listing
-    for n, node in enumerate(root.findall(f"{_SITEMAP_NS}url"), start=1):
+    nodes = root.findall(f"{_SITEMAP_NS}url")
+    if len(nodes) > MAX_SITEMAP_ENTRIES:
+        listing.problems.append(f"only the first {MAX_SITEMAP_ENTRIES:,} of {len(nodes):,} read")
+    for n, node in enumerate(nodes[:MAX_SITEMAP_ENTRIES], start=1):
         loc = _text(node.find(f"{_SITEMAP_NS}loc"))
         if not loc:
             listing.problems.append(f"sitemap <url> #{n} has no <loc>")

@@ -19,7 +19,7 @@ class SourceReport:
 
     source: str
     listed: int = 0
-    too_old: int = 0  # entries dated before KEEP_DAYS: not fetched
+    too_old: int = 0  # entries (by the feed's date or their page's) older than KEEP_DAYS
     fetched: int = 0
     new: int = 0
     updated: int = 0
@@ -33,9 +33,10 @@ class SourceReport:
         self.failures.append({"url": url, "reason": reason})
 
     def count(self, url: str, outcome: str, downloaded: bool) -> None:
-        """One page's outcome: new, updated, unchanged, duplicate, or a failure's reason."""
+        """One page's outcome: new, updated, unchanged, too_old, duplicate, or a failure's
+        reason."""
         self.fetched += downloaded
-        if outcome in ("new", "updated", "unchanged"):
+        if outcome in ("new", "updated", "unchanged", "too_old"):
             setattr(self, outcome, getattr(self, outcome) + 1)
         elif outcome == "duplicate":
             self.duplicates += 1
@@ -52,6 +53,7 @@ class FetchReport:
     overall: SourceReport = field(default_factory=lambda: SourceReport("all"))
     pruned: int = 0
     seconds: float = 0.0
+    cut_short: str = ""  # why pages were left for the next fetch (its deadline), if any
 
     def totals(self) -> dict[str, int]:
         return {k: getattr(self.overall, k) for k in COUNTS}
@@ -62,6 +64,7 @@ class FetchReport:
             "totals": self.totals(),
             "pruned": self.pruned,
             "seconds": round(self.seconds, 2),
+            "cut_short": self.cut_short,
         }
 
     def lines(self) -> list[str]:
@@ -78,4 +81,6 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         out += [f"  {f['url']}: {f['reason']}" for f in s.get("failures", [])]
     if report.get("pruned"):
         out.append(f"{report['pruned']} fetched articles older than KEEP_DAYS pruned")
+    if report.get("cut_short"):
+        out.append(f"stopped: {report['cut_short']}")
     return out
