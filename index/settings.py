@@ -61,6 +61,7 @@ class AnsweringSettings(Section):
     retrieval_candidates: int
     recency_weight: float
     recency_days: float
+    recency_margin: float
     relevance_threshold: float
     llm_provider: str
     llm_base_url: str | None
@@ -154,6 +155,7 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(80, ge=1, le=1000, alias="RETRIEVAL_CANDIDATES")
     recency_weight: float = Field(0.7, ge=0, le=10, alias="RECENCY_WEIGHT")
     recency_days: float = Field(120.0, gt=0, alias="RECENCY_DAYS")
+    recency_margin: float = Field(0.35, ge=0, le=1, alias="RECENCY_MARGIN")
     relevance_threshold: float = Field(0.40, alias="RELEVANCE_THRESHOLD")
     # an answerer spec: "extractive", "openai" (with LLM_MODEL) or "openai/<model>"
     llm_provider: str = Field("extractive", alias="LLM_PROVIDER")

@@ -60,6 +60,7 @@ class Pipeline:
             candidates=settings.retrieval_candidates,
             recency_weight=settings.recency_weight,
             recency_days=settings.recency_days,
+            recency_margin=settings.recency_margin,
         )
         context = AnswererContext(
             embedder=embedder,
