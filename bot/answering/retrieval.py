@@ -267,7 +267,7 @@ def _relevance(rankings: dict[str, list[tuple[Passage, float]]]) -> dict[str, fl
         best: dict[str, float] = {}
         for p, score in hits:
             aid = _article(p)
-            best[aid] = max(best.get(aid, 0.0), score / top)
+            best[aid] = max(best.get(aid, 0.0), max(score, 0.0) / top)  # cosines may be < 0
         shares.append((best, max(hits[-1][1], 0.0) / top))
     articles = {a for best, _ in shares for a in best}
     return {a: sum(b.get(a, floor) for b, floor in shares) / len(shares) for a in articles}
