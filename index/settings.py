@@ -62,6 +62,7 @@ class AnsweringSettings(Section):
     recency_weight: float
     recency_days: float
     recency_margin: float
+    recency_latest_factor: float
     relevance_threshold: float
     llm_provider: str
     llm_base_url: str | None
@@ -156,6 +157,7 @@ class Settings(BaseSettings):
     recency_weight: float = Field(0.7, ge=0, le=10, alias="RECENCY_WEIGHT")
     recency_days: float = Field(120.0, gt=0, alias="RECENCY_DAYS")
     recency_margin: float = Field(0.35, ge=0, le=1, alias="RECENCY_MARGIN")
+    recency_latest_factor: float = Field(2.0, ge=0, le=100, alias="RECENCY_LATEST_FACTOR")
     relevance_threshold: float = Field(0.40, alias="RELEVANCE_THRESHOLD")
     # an answerer spec: "extractive", "openai" (with LLM_MODEL) or "openai/<model>"
     llm_provider: str = Field("extractive", alias="LLM_PROVIDER")

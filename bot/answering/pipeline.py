@@ -61,6 +61,7 @@ class Pipeline:
             recency_weight=settings.recency_weight,
             recency_days=settings.recency_days,
             recency_margin=settings.recency_margin,
+            latest_factor=settings.recency_latest_factor,
         )
         context = AnswererContext(
             embedder=embedder,

@@ -37,7 +37,7 @@ RECENCY_MARGIN = 0.35  # RECENCY_MARGIN in the settings
 # a question that asks for the latest news doubles the recency bonus (dev set, 63 of 98
 # questions say "this week" or "recently": with the bonus doubled R@5 .959 -> .980 dated,
 # .929 -> .949 undated; ordering them by date alone lost undated R@5 .929 -> .837)
-LATEST_FACTOR = 2.0
+LATEST_FACTOR = 2.0  # RECENCY_LATEST_FACTOR in the settings
 # articles whose shingles are kept per index generation (wire copies): the candidates of many
 # questions, never the whole library
 SHINGLE_CACHE = 4096
@@ -296,11 +296,12 @@ class HybridRetriever(BaseRetriever):
     (first and fifth place fuse to scores 7 % apart, whatever the scores behind them); the
     scores can, so a sentence asked verbatim stays first among months of newer on-topic
     articles, while two reports of one story go newest first. A question that asks for the
-    latest ("latest", "this week", "now": `asks_for_latest`) doubles the bonus, within the
-    same margin. Either way the most relevant article keeps a place in the top `k`: recency
-    never pushes the only passage that answers out of the context. A deep candidate list lets
-    a recent, on-topic article that neither ranking puts near the top still surface. Asked
-    `as_of` a date, the library is taken as it stood then: later articles are left out.
+    latest ("latest", "this week", "now": `asks_for_latest`) multiplies the bonus by
+    `latest_factor` (2), within the same margin. Either way the most relevant article keeps a
+    place in the top `k`: recency never pushes the only passage that answers out of the
+    context. A deep candidate list lets a recent, on-topic article that neither ranking puts
+    near the top still surface. Asked `as_of` a date, the library is taken as it stood then:
+    later articles are left out.
 
     Wire copies (`bot.answering.wire`: the same story from several outlets) take one article's
     place: the best ranked copy is kept, and its documents carry `also_in`, the other outlets.
@@ -316,6 +317,7 @@ class HybridRetriever(BaseRetriever):
     recency_weight: float = 0.7
     recency_days: float = 120.0
     recency_margin: float = RECENCY_MARGIN
+    latest_factor: float = LATEST_FACTOR
 
     def _get_relevant_documents(
         self,
@@ -464,7 +466,7 @@ class HybridRetriever(BaseRetriever):
     ) -> list[str]:
         """Article ids by fused rank, each moved up past the articles it beats with its recency
         bonus, as long as their relevance is at most the margin above its own."""
-        bonus = (LATEST_FACTOR if latest else 1.0) * self.recency_weight / (RRF_K + 1)
+        bonus = (self.latest_factor if latest else 1.0) * self.recency_weight / (RRF_K + 1)
         margin = self.recency_margin
         # ties keep the order the articles were met in, as Counter.most_common did
         by_rank = sorted(fused, key=fused.__getitem__, reverse=True)
