@@ -71,6 +71,8 @@ class AnsweringSettings(Section):
     retrieval_candidates: int
     recency_weight: float
     recency_days: float
+    recency_margin: float
+    recency_latest_factor: float
     relevance_threshold: float
     claim_verifier: Literal["model", "rules"]
     llm_provider: str
@@ -172,6 +174,8 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(80, ge=1, le=1000, alias="RETRIEVAL_CANDIDATES")
     recency_weight: float = Field(0.7, ge=0, le=10, alias="RECENCY_WEIGHT")
     recency_days: float = Field(120.0, gt=0, alias="RECENCY_DAYS")
+    recency_margin: float = Field(0.35, ge=0, le=1, alias="RECENCY_MARGIN")
+    recency_latest_factor: float = Field(2.0, ge=0, le=100, alias="RECENCY_LATEST_FACTOR")
     # a relevance is a score in [0, 1]: above 1 every question would be refused
     relevance_threshold: float = Field(0.40, ge=0, le=1, alias="RELEVANCE_THRESHOLD")
     # rules: the claim check's rules; model: the shipped learned verifier judges each claim

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -72,6 +73,18 @@ def sample_settings(tmp_path_factory: pytest.TempPathFactory, model_cache: Path)
     tmp = tmp_path_factory.mktemp("sample-index")
     shutil.copytree(SAMPLE_DIR, tmp / "articles")
     return make_settings(tmp, model_cache)
+
+
+def built_library(tmp: Path, model_cache: Path, embedder, articles: list[dict]) -> Settings:
+    """Settings of an index built from `articles` (JSON lines: title, text, url, published)."""
+    from index.build.builder import build_index
+
+    (tmp / "articles").mkdir()
+    lines = "\n".join(json.dumps(a) for a in articles)
+    (tmp / "articles" / "articles.jsonl").write_text(lines + "\n")
+    settings = make_settings(tmp, model_cache)
+    build_index(settings.index, embedder)
+    return settings
 
 
 def libraries_of(settings: Settings) -> list:

@@ -23,12 +23,18 @@ class ScriptedReader:
     generation = "scripted"
     client = None
 
-    def __init__(self, dense: list[str], cosine: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        dense: list[str],
+        cosine: dict[str, float] | None = None,
+        scores: dict[str, float] | None = None,
+    ) -> None:
         self.dense = dense
         self.cosine = cosine or {}
+        self.scores = scores or {}  # dense scores by id; else 0.9 down by 0.01 a place
 
     def nearest_ids(self, qvec: np.ndarray, k: int) -> list[tuple[str, float]]:
-        return [(i, 0.9 - 0.01 * r) for r, i in enumerate(self.dense[:k])]
+        return [(i, self.scores.get(i, 0.9 - 0.01 * r)) for r, i in enumerate(self.dense[:k])]
 
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
         c = self.cosine
@@ -40,9 +46,8 @@ class ScriptedReader:
 
 def retriever(passages: list[Passage], dense: list[str], **kw) -> HybridRetriever:
     index = SearchIndex.__new__(SearchIndex)  # no store: the snapshot is the whole index
-    index._snapshot = Snapshot(
-        ScriptedReader(dense, kw.pop("cosine", None)), KeywordIndex.of(passages)
-    )
+    reader = ScriptedReader(dense, kw.pop("cosine", None), kw.pop("scores", None))
+    index._snapshot = Snapshot(reader, KeywordIndex.of(passages))
     return HybridRetriever(index=index, embedder=None, **{"k": 4, "per_article": 2} | kw)
 
 
@@ -121,3 +126,51 @@ def test_a_keyword_only_hit_gets_its_cosine_from_the_stored_vector() -> None:
 
     by_id = {d.metadata["chunk_id"]: d.metadata for d in docs}
     assert by_id["b-0"]["dense"] == np.float32(0.42).item()
+
+
+def test_recency_does_not_lift_an_article_past_a_clearly_more_relevant_one() -> None:
+    old = _passage("old", 0, "The ferry strike closed the harbour crossing.", day="2024-01-01")
+    new = _passage("new", 0, "A strike was threatened.", day="2024-05-01")
+    # first and second in both rankings, a tie for fusion; by their scores old is far ahead
+    scores = {"old-0": 0.9, "new-0": 0.45}
+
+    docs = retriever([old, new], dense=["old-0", "new-0"], scores=scores).search(
+        "ferry strike harbour crossing", QVEC, None
+    )
+
+    assert _ids(docs)[0] == "old-0"
+
+
+def test_the_most_relevant_article_keeps_a_place_among_newer_near_equals() -> None:
+    # five newer reports each a little behind the old one, all within the recency margin
+    old = _passage("old", 0, "The ferry strike continues.", day="2023-01-01")
+    texts = [
+        "Ferry strike talks stalled on Monday.",
+        "Crews extend the ferry strike by a week.",
+        "Island shops run low as the ferry strike drags on.",
+        "Unions and owners trade blame over the ferry strike.",
+        "Tourists stranded by the ferry strike take planes.",
+    ]
+    newer = [_passage(f"n{i}", 0, t, day="2024-05-01") for i, t in enumerate(texts)]
+    dense = ["old-0", *(p.id for p in newer)]
+
+    docs = retriever([old, *newer], dense=dense, k=4, per_article=1).search(
+        "ferry strike", QVEC, None
+    )
+
+    assert "old-0" in _ids(docs)
+
+
+def test_a_question_asking_for_the_latest_weighs_recency_more() -> None:
+    # dense only (no word of either question is in a text): old first, new third; four days
+    # apart, a bonus too small to close two places, and doubled, large enough
+    old = _passage("old", 0, "Talks broke down at noon.", day="2024-04-27")
+    filler = _passage("filler", 0, "Buses replaced the boats.", day="")
+    new = _passage("new", 0, "Talks resume on Friday.", day="2024-05-01")
+    r = retriever([old, filler, new], dense=["old-0", "filler-0", "new-0"], k=3, per_article=1)
+
+    plain = r.search("What happened in the dispute?", QVEC, None)
+    latest = r.search("What is the latest on the dispute?", QVEC, None)
+
+    assert _ids(plain)[0] == "old-0"
+    assert _ids(latest)[0] == "new-0"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from bot.answering.retrieval import KeywordIndex
 from index.store import Passage
-from tests.conftest import make_settings
+from tests.conftest import built_library
 
 QUESTION = "How many electric scooters did Voltra recall over battery fires?"
 # The June article covers the question a little better (it names "battery fires" twice), so
@@ -42,15 +41,7 @@ ARTICLES = [
 
 @pytest.fixture(scope="module")
 def dated_settings(tmp_path_factory, model_cache: Path, embedder):
-    from index.build.builder import build_index
-
-    tmp = tmp_path_factory.mktemp("dated")
-    (tmp / "articles").mkdir()
-    lines = "\n".join(json.dumps(a) for a in ARTICLES)
-    (tmp / "articles" / "wire.jsonl").write_text(lines + "\n")
-    settings = make_settings(tmp, model_cache)
-    build_index(settings.index, embedder)
-    return settings
+    return built_library(tmp_path_factory.mktemp("dated"), model_cache, embedder, ARTICLES)
 
 
 def _urls(settings, embedder, as_of=None, **overrides) -> list[str]:

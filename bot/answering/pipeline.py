@@ -61,6 +61,8 @@ class Pipeline:
             candidates=settings.retrieval_candidates,
             recency_weight=settings.recency_weight,
             recency_days=settings.recency_days,
+            recency_margin=settings.recency_margin,
+            latest_factor=settings.recency_latest_factor,
         )
         context = AnswererContext(
             embedder=embedder,

@@ -1,6 +1,9 @@
-"""What makes a question askable: one check, shared by every front end and the library API."""
+"""What makes a question askable (one check, shared by every front end and the library API),
+and what it asks of the library's dates."""
 
 from __future__ import annotations
+
+import re
 
 from bot.answering.text import has_words
 from bot.errors import BadQuestionError
@@ -25,3 +28,17 @@ def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
     if not has_words(q):
         raise BadQuestionError("I need words to search the articles: please ask in a sentence.")
     return q
+
+
+# Words by which a question asks for the newest news, not merely for news on a topic.
+_LATEST = re.compile(
+    r"\b(?:latest|newest|most recent|recent(?:ly)?|lately|these days|today|tonight|"
+    r"(?:right )?now|currently|at the moment|so far|this (?:week|weekend|month|morning|year))\b",
+    re.I,
+)
+
+
+def asks_for_latest(question: str) -> bool:
+    """Whether the question asks for the latest news ("What is the latest on …", "… this
+    week?", "Who leads now?"): recency then weighs more in the ranking."""
+    return _LATEST.search(question) is not None
