@@ -54,6 +54,16 @@ def test_a_figure_of_its_own_clause_passes():
     assert trade_rule("Imports from India rose 30 percent.") is None
 
 
+def test_a_name_of_a_later_sentence_is_dropped_and_one_named_just_before_passes():
+    passage = (
+        "Maria Lopez won the city's mayoral race on Tuesday. Her rival conceded late at night. "
+        "Turnout reached a record for a local election. The council approved a new budget. "
+        "Observers praised the calm count. Councillor Ben Ortiz chaired the budget session."
+    )
+    assert violation("Ben Ortiz won the city's mayoral race on Tuesday.", passage).rule == "name"
+    assert violation("Lopez's rival conceded late at night.", passage) is None
+
+
 def test_a_word_turned_into_its_opposite_is_dropped():
     assert trade_rule("Exports to Europe rose 12 percent.") == "wording"
 

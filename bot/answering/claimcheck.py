@@ -57,7 +57,9 @@ def verbatim(claim: str, passage: str) -> bool:
 
 def violation(claim: str, passage: str) -> Violation | None:
     """The first rule the claim breaks against the passage, or None when it passes all."""
-    return _first(claim, passage, (_quotes, _numbers, _names, _negation, _roles, _placed, _wording))
+    return _first(
+        claim, passage, (_quotes, _numbers, _names, _negation, _roles, _placed, _named, _wording)
+    )
 
 
 def hard_violation(claim: str, passage: str) -> Violation | None:
@@ -70,7 +72,7 @@ def hard_violation(claim: str, passage: str) -> Violation | None:
 def rule_findings(claim: str, passage: str) -> dict[str, bool]:
     """Which rules the claim breaks against the passage (each rule on its own)."""
     rules = {"quote": _quotes, "number": _numbers, "name": _names, "negation": _negation,
-             "roles": _roles, "placed": _placed, "wording": _wording}  # fmt: skip
+             "roles": _roles, "placed": _placed, "named": _named, "wording": _wording}  # fmt: skip
     if verbatim(claim, passage):
         return dict.fromkeys(rules, False)
     c = _norm(claim)
@@ -745,6 +747,21 @@ def _placed(claim: str, p: _Analysed) -> Violation | None:
     if v is None:
         return None
     return Violation("number", v.detail.replace("the passage", "the sentences that back it"))
+
+
+def _named(claim: str, p: _Analysed) -> Violation | None:
+    """Every name of the claim sits in the sentences that back it, or in the two before the
+    first of them (where "he" or "the company" of a backing sentence is named)."""
+    backing = _backing(claim, p)
+    if not backing or len(backing) == len(p.sentences):
+        return None
+    around = sorted({j for i in backing for j in (i - 2, i - 1, i) if j >= 0})
+    if len(around) == len(p.sentences):
+        return None
+    v = _names(claim, _analyse(" ".join(p.sentences[i] for i in around)))
+    if v is None:
+        return None
+    return Violation("name", v.detail.replace("the passage", "the sentences that back it"))
 
 
 def _bound_phrases(text: str) -> set[str]:
