@@ -28,9 +28,9 @@ import numpy as np
 from index.errors import CitebotError
 from index.ingest.feeds.archive import STATE_FILE, parse_when
 
-# Refused questions whose embeddings are at least this close are one group. On MiniLM, a
-# rewording of a question scores .8-.95 against it and another question on the same story
-# .5-.7 (see tests/test_coverage.py): .75 keeps those apart.
+# Refused questions whose embeddings are at least this close are one group. Not tuned on data
+# yet: it groups the three rewordings of tests/test_coverage.py and keeps their other
+# questions apart; a wrong merge shows as a group with more wordings than it should have.
 SAME_MEANING = 0.75
 # Only the most asked distinct wordings are embedded, so that a log of 100k answers reports in
 # seconds; the rest are grouped by their exact wording alone.
