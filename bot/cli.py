@@ -1,4 +1,5 @@
-"""`citebot`: the quick-start main job, `ask`, `chat`, `run` (Discord), `eval` and `eval-claims`."""
+"""`citebot`: the quick-start main job, `ask`, `chat`, `run` (Discord), `report`, `eval` and
+`eval-claims`."""
 
 from __future__ import annotations
 
@@ -269,6 +270,67 @@ def eval_claims(
         )
         text = format_claims_report(report)
     click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else text)
+
+
+@cli.command()
+@click.option(
+    "--since",
+    "since_days",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="DAYS",
+    help="Only the last DAYS days (default: the whole log).",
+)
+@click.option(
+    "--library", default=None, metavar="NAME", help="Only this library's answers (default: all)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the report as one self-contained HTML page to FILE.",
+)
+def report(since_days: int | None, library: str | None, as_json: bool, html_file: Path | None):
+    """What the bot could not answer, from the answer log (FEEDBACK_DB): refused questions
+    grouped by meaning, answers voted down or with claims dropped, rates per day, the articles
+    and feeds cited most, and feeds failing or with nothing new for a week."""
+    from bot.answering.pipeline import load_default_embedder
+    from bot.serving.coverage import (
+        FeedState,
+        ReportError,
+        build_report,
+        read_fetch_state,
+        read_log,
+    )
+    from bot.serving.coverage_html import render_html
+    from bot.serving.coverage_text import format_text
+    from index.ingest.feeds.archive import write_atomically
+    from index.library_config import choose_library, load_libraries
+
+    settings = Settings()
+    setup_logging("WARNING")
+    libraries = load_libraries(settings.libraries_file, settings.index, settings.fetching)
+    chosen = [choose_library(libraries, library)] if library else libraries
+    rows = read_log(settings.discord.feedback_db, since_days, library)
+    states = [
+        FeedState(c.name, c.fetching.feeds, read_fetch_state(c.fetching.fetched_dir))
+        for c in chosen
+    ]
+    embedder = load_default_embedder(settings.index)
+    result = build_report(rows, embedder.embed, states, since_days=since_days, library=library)
+    if html_file is not None:
+        try:
+            write_atomically(html_file, render_html(result))
+        except OSError as exc:
+            raise ReportError(f"could not write {html_file}: {exc.strerror or exc}") from None
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_text(result))
+        if html_file is not None:
+            click.echo(f"\nHTML report written to {html_file}")
 
 
 def main(argv: list[str] | None = None) -> int:

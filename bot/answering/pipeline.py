@@ -115,6 +115,7 @@ class Pipeline:
             latency_ms=round((time.perf_counter() - t0) * 1000, 1),
             standalone_question=out["standalone_question"],
             dropped_claims=out.get("dropped_claims", []),
+            best_relevance=out.get("best_relevance"),
         )
 
     def sources(self) -> list[ArticleInfo]:

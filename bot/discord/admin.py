@@ -1,10 +1,12 @@
 """`/reindex`: fetch the feeds and build incrementally, in the background, for the operator's
-servers (what the scheduled refresh does, on demand; see `bot.serving.refresh`).
+servers (what the scheduled refresh does, on demand; see `bot.serving.refresh`); `/report`:
+the coverage report of the answer log, shown to the admin alone (`bot.serving.coverage`).
 
 Admin commands are guild commands of the servers named by ADMIN_GUILDS (else the dev guild):
 elsewhere they are neither listed nor run. There, members with Manage Server may reindex, and
 members of the role whose *id* is REINDEX_ROLE: a role name would let anyone who may create
-roles in any of those servers give themselves the right.
+roles in any of those servers give themselves the right. `/report` shows no private answer's
+text: an admin sees what was asked in public only.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.render import NO_PINGS, reindex_summary
+from bot.discord.render import MESSAGE_LIMIT, NO_PINGS, reindex_summary, shorten_block
+from bot.serving.coverage import FeedState, build_report, read_fetch_state, read_log
+from bot.serving.coverage_text import format_text
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
@@ -79,15 +83,15 @@ class AdminCog(commands.Cog):
         roles = getattr(interaction.user, "roles", [])
         return self.role_id is not None and any(r.id == self.role_id for r in roles)
 
+    def _not_allowed(self, what: str) -> NotAllowedError:
+        role = f" or the <@&{self.role_id}> role" if self.role_id else ""
+        return NotAllowedError(f"Only members with Manage Server{role} can {what}.")
+
     async def _start(self, interaction: discord.Interaction) -> None:
         if interaction.guild_id not in self.bot.admin_guilds():
             raise NotAllowedError("This server is not one the bot is administered from.")
         if not self.may_reindex(interaction):
-            raise NotAllowedError(
-                "Only members with Manage Server"
-                + (f" or the <@&{self.role_id}> role" if self.role_id else "")
-                + " can reindex."
-            )
+            raise self._not_allowed("reindex")
         # the library of this channel alone (the allow-list is for questions, not for admins)
         library = self.bot.library_here(interaction.channel)
         running = self._running.get(library.name)
@@ -105,6 +109,45 @@ class AdminCog(commands.Cog):
             self.bot.run_guarded(interaction, self._reindex(interaction, library))
         )
 
+    @app_commands.command(name="report")
+    @app_commands.describe(days="Only the last this many days (default: the whole log)")
+    @app_commands.guild_only()
+    async def report(
+        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 3650] | None = None
+    ) -> None:
+        """What the bot could not answer: refused questions, answers voted down, rates per day
+        (Manage Server or the reindex role; only you see it)."""
+        await self.bot.run_guarded(interaction, self._report(interaction, days))
+
+    async def _report(self, interaction: discord.Interaction, days: int | None) -> None:
+        if not self.may_reindex(interaction):
+            raise self._not_allowed("see the report")
+        library = self.bot.library_here(interaction.channel)
+        # one library: every answer of the log is its own, those logged before libraries too
+        name = library.name if len(self.bot.libraries) > 1 else None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        text = await asyncio.to_thread(self._report_text, library, name, days)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    def _report_text(self, library: Library, name: str | None, days: int | None) -> str:
+        """The report of this library's answers, as short as a message must be (blocking)."""
+        fetching = library.config.fetching
+        rows = read_log(self.bot.feedback.path, days, name)
+        state = FeedState(library.name, fetching.feeds, read_fetch_state(fetching.fetched_dir))
+        report = build_report(
+            rows,
+            library.pipeline.embedder.embed,
+            [state],
+            since_days=days,
+            library=name,
+            show_private=False,
+        )
+        # a code block: the log's questions shown as written, no markup, links or mentions,
+        # and the columns aligned
+        text = format_text(report, rows=5, days=7).replace("```", "ʼʼʼ")
+        more = "\n`citebot report` on the bot's machine has the whole report."
+        return f"```\n{shorten_block(text, MESSAGE_LIMIT - len(more) - 8)}\n```{more}"
+
     async def _reindex(self, interaction: discord.Interaction, library: Library) -> None:
         # the same as a scheduled refresh: fetch the feeds, build, switch
         result = await self.bot.refresher.refresh(library)
@@ -120,10 +163,10 @@ class AdminCog(commands.Cog):
 
 
 async def setup(bot: Citebot) -> None:
-    """The extension's entry point: `/reindex`, as guild commands of the admin servers only
-    (servers not named never see it)."""
+    """The extension's entry point: `/reindex` and `/report`, as guild commands of the admin
+    servers only (servers not named never see it)."""
     admin = [discord.Object(g) for g in bot.admin_guilds()]
     if not admin:
-        log.info("/reindex is off: set ADMIN_GUILDS to the servers that may use it")
+        log.info("/reindex and /report are off: set ADMIN_GUILDS to the servers that may use it")
         return
     await bot.add_cog(AdminCog(bot), guilds=admin)

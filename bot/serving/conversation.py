@@ -46,7 +46,12 @@ class AnswerLog(Protocol):
 
     # positional: each log names the conversation its own way (a Discord thread id, a chat)
     def record_answer(
-        self, answer: Answer, conversation: Hashable | None = None, private: bool = False, /
+        self,
+        answer: Answer,
+        conversation: Hashable | None = None,
+        private: bool = False,
+        library: str = "",
+        /,
     ) -> int: ...
     def thread_history(self, conversation: Hashable, turns: int = HISTORY_TURNS, /) -> History: ...
     def vote(self, answer_id: int, user_id: Hashable, vote: int, /) -> int | None: ...
@@ -69,7 +74,11 @@ class MemoryLog:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record_answer(
-        self, answer: Answer, conversation: Hashable | None = None, private: bool = False
+        self,
+        answer: Answer,
+        conversation: Hashable | None = None,
+        private: bool = False,
+        library: str = "",
     ) -> int:
         with self._lock:
             self.answers.append((answer, conversation, private))
@@ -98,7 +107,8 @@ class ConversationService:
 
     `rate_limit_per_minute=None` admits without a limit (a terminal has one asker);
     `rate_limiter` instead shares one limiter between services (a user's questions to several
-    libraries count together).
+    libraries count together). `library` names the library in the log, so that a report can
+    be read per library of a log they share.
     """
 
     def __init__(
@@ -111,8 +121,10 @@ class ConversationService:
         rate_limiter: RateLimiter | None = None,
         history_turns: int = HISTORY_TURNS,
         answer_workers: int = ANSWER_WORKERS,
+        library: str = "",
     ) -> None:
         self.answerer = answerer
+        self.library = library
         self.log = log
         self.max_question_chars = max_question_chars
         self.history_turns = history_turns
@@ -161,7 +173,9 @@ class ConversationService:
         logged outside any conversation: it never becomes history for anyone else's
         follow-up, nor is it sent to an LLM with theirs.
         """
-        return await self._in(self.log_pool, self.log.record_answer, answer, conversation, private)
+        return await self._in(
+            self.log_pool, self.log.record_answer, answer, conversation, private, self.library
+        )
 
     async def ask(
         self,
@@ -185,7 +199,7 @@ class ConversationService:
     ) -> Answered:
         """`ask` for a front end without an event loop (the terminal chat); blocks."""
         answer = self.reply(self.admit(asker, question), conversation, as_of)
-        return Answered(answer, self.log.record_answer(answer, conversation, private))
+        return Answered(answer, self.log.record_answer(answer, conversation, private, self.library))
 
     async def vote(self, answer_id: int, voter: Hashable, vote: int) -> int | None:
         """Record a +1/-1 vote; returns the voter's previous vote on that answer, if any."""

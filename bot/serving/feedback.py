@@ -41,7 +41,10 @@ CREATE TABLE IF NOT EXISTS answers (
     citations TEXT NOT NULL,
     latency_ms REAL NOT NULL,
     thread_key TEXT,
-    private INTEGER NOT NULL DEFAULT 0
+    private INTEGER NOT NULL DEFAULT 0,
+    library TEXT NOT NULL DEFAULT '',
+    best_relevance REAL,
+    dropped TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS votes (
     answer_id INTEGER NOT NULL REFERENCES answers (id),
@@ -53,6 +56,14 @@ CREATE TABLE IF NOT EXISTS votes (
 """
 
 # user, nickname, role and channel mentions: `<@1>`, `<@!1>`, `<@&1>`, `<#1>`
+# Columns added since the first logs, with what an older row reads as: a log written before
+# them stays readable (its answers count for no library, with no gate score or dropped claims).
+_ADDED_COLUMNS = {
+    "library": "TEXT NOT NULL DEFAULT ''",
+    "best_relevance": "REAL",
+    "dropped": "TEXT NOT NULL DEFAULT '[]'",
+}
+
 _MENTION = re.compile(r"<(@!?|@&|#)\d+>")
 _MENTION_AS = {"@": "@user", "@!": "@user", "@&": "@role", "#": "#channel"}
 
@@ -127,9 +138,15 @@ class FeedbackLog:
                     " question = scrub(question), answer = scrub(answer)"
                 )
                 db.execute("ALTER TABLE answers DROP COLUMN thread_id")
+                columns = {row[1] for row in db.execute("PRAGMA table_info(answers)")}
+            for name, declaration in _ADDED_COLUMNS.items():
+                if name not in columns:
+                    db.execute(f"ALTER TABLE answers ADD COLUMN {name} {declaration}")
             db.execute(
                 "CREATE INDEX IF NOT EXISTS answers_by_thread ON answers (thread_key, private, id)"
             )
+            # the coverage report reads a window of days
+            db.execute("CREATE INDEX IF NOT EXISTS answers_by_time ON answers (created)")
             db.execute("PRAGMA secure_delete = ON")
             dropped = db.execute("DELETE FROM meta WHERE key = 'user_salt'").rowcount
         if rewritten or dropped:
@@ -140,21 +157,31 @@ class FeedbackLog:
             log.info("feedback log %s migrated: ids keyed, key kept apart", self.path)
 
     def record_answer(
-        self, answer: Answer, thread_id: Hashable | None = None, private: bool = False
+        self,
+        answer: Answer,
+        thread_id: Hashable | None = None,
+        private: bool = False,
+        library: str = "",
     ) -> int:
         """Log an answer as sent; returns its id (the one the vote buttons carry).
 
         A private answer is logged for its votes but in no thread: it never becomes history.
+        The gate's score and the claims the check dropped are kept for the coverage report.
         """
         citations = [
             {k: v for k, v in c.as_dict().items() if k != "score"} | {"score": float(c.score)}
             for c in answer.citations
         ]
+        dropped = [
+            {k: scrub_mentions(v) if isinstance(v, str) else v for k, v in d.items()}
+            for d in answer.dropped_claims
+        ]
         thread_key = None if private or thread_id is None else self._thread_key(thread_id)
         with self._db() as db:
             cur = db.execute(
                 "INSERT INTO answers (created, thread_key, private, question, answer, refused,"
-                " citations, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " citations, latency_ms, library, best_relevance, dropped)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _now(),
                     thread_key,
@@ -164,6 +191,9 @@ class FeedbackLog:
                     int(answer.refused),
                     json.dumps(citations, ensure_ascii=False),
                     float(answer.latency_ms),
+                    library,
+                    answer.best_relevance,
+                    json.dumps(dropped, ensure_ascii=False),
                 ),
             )
             return int(cur.lastrowid)

@@ -22,6 +22,9 @@ from index.settings import AnsweringSettings, IndexSettings
 class LibraryPipeline(AnswerSource, Protocol):
     """What a library needs from `bot.answering.pipeline.Pipeline`; every method blocks."""
 
+    # the library's embedding model: the coverage report groups refused questions with it
+    embedder: Embedder
+
     def sources(self) -> list[Any]: ...
     def reindex(self, sources: Sequence[Path] | None = None) -> dict: ...
 
@@ -86,7 +89,11 @@ class Libraries:
                     config,
                     pipeline,
                     ConversationService(
-                        pipeline, log, max_question_chars=max_question_chars, rate_limiter=limiter
+                        pipeline,
+                        log,
+                        max_question_chars=max_question_chars,
+                        rate_limiter=limiter,
+                        library=config.name,
                     ),
                 )
                 for config, pipeline in shelf

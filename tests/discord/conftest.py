@@ -93,6 +93,7 @@ class Spy:
 
     def __init__(self, real) -> None:
         self.real = real
+        self.embedder = real.embedder
         self.asked: list[tuple[str, list[tuple[str, str]]]] = []
         self.answers: list[Answer] = []
         self.reindexed = 0

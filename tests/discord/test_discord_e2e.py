@@ -83,7 +83,7 @@ async def test_citebot_run_answers_a_mention_with_citations(sample_index: Settin
     assert buttons == ["citebot:vote:1:up", "citebot:vote:1:down"]
     assert fake.bad_auth == []
     # admin commands only where ADMIN_GUILDS (or the dev guild) say: here, nowhere
-    assert "synced 3 global slash commands" in logs and "/reindex is off" in logs
+    assert "synced 3 global slash commands" in logs and "/reindex and /report are off" in logs
     assert fake.synced == {"global": ["ask", "help", "sources"]}
     assert "PyNaCl" not in logs and "voice will NOT be supported" not in logs, [
         line for line in logs.splitlines() if "PyNaCl" in line
@@ -209,7 +209,7 @@ async def test_a_dev_guild_gets_the_commands_and_still_answers(
     )
     fake = await serve_until_answered(settings, sample_pipeline, fake_urls)
 
-    assert fake.synced == {str(GUILD_ID): ["ask", "help", "reindex", "sources"]}
+    assert fake.synced == {str(GUILD_ID): ["ask", "help", "reindex", "report", "sources"]}
     assert any("$240 billion" in m["content"] for m in fake.posted)
 
 

@@ -181,3 +181,27 @@ async def test_a_mention_always_asks(simcord_env, world, pipeline):
     await world.alice.send(thread, f"{simcord_env.bot.user.mention} lol")
 
     assert len(pipeline.asked) == 2
+
+
+# --- the coverage report -------------------------------------------------------------------
+
+
+async def test_report_is_for_admins_only_ephemeral_and_shows_no_private_text(
+    simcord_env, world, elsewhere
+):
+    await world.alice.slash(world.general, "ask", question="Who won the 1998 world cup?")
+    await world.bob.slash(
+        world.general, "ask", question="Which pasta does my aunt cook?", private=True
+    )
+    manager, lobby = elsewhere
+
+    refused = await world.alice.slash(world.general, "report")
+    shown = await world.admin.slash(world.general, "report", days=7)
+
+    assert "report" not in manager.available_commands(lobby)
+    assert refused.ephemeral and "Manage Server" in refused.response.content
+    assert shown.ephemeral
+    (text,) = [m.content for m in [shown.response, *shown.followups] if "Coverage" in m.content]
+    assert "2 questions: 0 answered" in text and "1998 world cup" in text
+    assert "pasta" not in text and "1 private questions, not shown" in text
+    assert len(text) <= 2000

@@ -88,6 +88,7 @@ async def _listing(
         entries = _newest(listing.entries, MAX_PAGES_PER_FEED)
         sitemaps, problems = listing.sitemaps, listing.problems
         archive.feeds[url] = {
+            **known,  # what else is kept of the feed (`_note_read`) outlives a new listing
             "etag": got.etag,
             "last_modified": got.last_modified,
             "entries": [asdict(e) for e in entries],
@@ -157,14 +158,31 @@ async def _read_feed(
         entries, problems = await _listing(client, archive, url, _Walk({_key(url)}))
     except FetchError as exc:
         report.fail(url, exc.reason)
+        _note_read(archive, url, exc.reason)
         return report, []
     except Exception as exc:  # one feed's surprise must not cost the others
         log.exception("reading feed %s failed unexpectedly", url)
         report.fail(url, f"unexpected error ({type(exc).__name__})")
+        _note_read(archive, url, f"unexpected error ({type(exc).__name__})")
         return report, []
+    _note_read(archive, url, None)
     for problem in problems:
         report.fail(url, problem)
     return report, _recent(entries, report, keep_days)
+
+
+def _note_read(archive: Archive, url: str, error: str | None) -> None:
+    """Keep in the state how the feed's last read went: when it was read, and since when it
+    fails (the coverage report names feeds failing or bringing nothing new for a week)."""
+    feed = archive.feeds.setdefault(url, {})
+    now = _now().isoformat(timespec="seconds")
+    feed["checked"] = now
+    if error is None:
+        feed.pop("error", None)
+        feed.pop("failing_since", None)
+    else:
+        feed["error"] = error
+        feed.setdefault("failing_since", now)
 
 
 class _PageRun:
@@ -306,6 +324,10 @@ async def _fetch_into(
                 f"deadline of {settings.fetch_deadline_minutes:g} minutes passed: "
                 f"{left} of {len(plan)} pages left for the next fetch"
             )
+    now = _now().isoformat(timespec="seconds")
+    for source in report.sources:
+        if source.new and source.source in archive.feeds:
+            archive.feeds[source.source]["new_at"] = now
     report.pruned = await asyncio.to_thread(archive.prune, settings.keep_days)
     await asyncio.to_thread(archive.save_state)
     return report
