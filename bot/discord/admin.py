@@ -49,7 +49,14 @@ class AdminCog(commands.Cog):
 
     async def cog_load(self) -> None:
         role = self.bot.settings.reindex_role
-        if role and self.role_id is None:
+        if self.role_id is not None and self.role_id in self.bot.admin_guilds():
+            log.warning(
+                "REINDEX_ROLE=%s is a server's id, which is also the id of its @everyone role: "
+                "it is ignored, and only members with Manage Server may /reindex. Set it to "
+                "the role's id: right-click the role (not the server) → Copy Role ID.",
+                role,
+            )
+        elif role and self.role_id is None:
             log.warning(
                 "REINDEX_ROLE=%s is not a role id: it is ignored, and only members with Manage "
                 "Server may /reindex (a role name can be copied by anyone who may create "
@@ -76,8 +83,11 @@ class AdminCog(commands.Cog):
             return False
         if interaction.permissions.manage_guild:
             return True
+        # a server's id is its @everyone role's: that "role" would give it to every member
+        if self.role_id is None or self.role_id == interaction.guild_id:
+            return False
         roles = getattr(interaction.user, "roles", [])
-        return self.role_id is not None and any(r.id == self.role_id for r in roles)
+        return any(r.id == self.role_id for r in roles)
 
     async def _start(self, interaction: discord.Interaction) -> None:
         if interaction.guild_id not in self.bot.admin_guilds():
@@ -85,7 +95,11 @@ class AdminCog(commands.Cog):
         if not self.may_reindex(interaction):
             raise NotAllowedError(
                 "Only members with Manage Server"
-                + (f" or the <@&{self.role_id}> role" if self.role_id else "")
+                + (
+                    f" or the <@&{self.role_id}> role"
+                    if self.role_id and self.role_id != interaction.guild_id
+                    else ""
+                )
                 + " can reindex."
             )
         # the library of this channel alone (the allow-list is for questions, not for admins)
