@@ -115,6 +115,8 @@ class Pipeline:
             latency_ms=round((time.perf_counter() - t0) * 1000, 1),
             standalone_question=out["standalone_question"],
             dropped_claims=out.get("dropped_claims", []),
+            relevance=out["best_relevance"],
+            relevance_threshold=out["threshold"],
         )
 
     def sources(self) -> list[ArticleInfo]:
