@@ -102,10 +102,15 @@ def run_build(
     progress: bool | None = None,
     feeds: Sequence[str] = (),
     urls: Sequence[str] = (),
+    with_fetched: bool = True,
 ) -> dict:
     """Fetch the feeds, load the model and build; shared by `citebot-index build` and the
     quick start. The build reads `sources` (default ARTICLES_DIR) and FETCHED_DIR together;
-    its report gets the fetch's as `fetch` when anything was fetched.
+    its report gets the fetch's as `fetch` when anything was fetched, and the folders read as
+    `roots`.
+
+    Without `with_fetched`, FETCHED_DIR is neither fetched into nor read (`--source DIR`
+    builds DIR alone).
 
     The progress bars show on a terminal unless `--json` is asked; `progress` forces them.
     """
@@ -114,14 +119,17 @@ def run_build(
     from index.ingest.feeds import build_roots
 
     show = progress if progress is not None else not as_json and sys.stderr.isatty()
-    with _skips_in_the_summary():
-        fetched = fetch_for_build(fetching, feeds, urls, show)
+    fetched = None
+    if with_fetched:
+        with _skips_in_the_summary():
+            fetched = fetch_for_build(fetching, feeds, urls, show)
 
     embedder = embedder_from_settings(index)
-    roots = build_roots(index, fetching, sources)
+    roots = build_roots(index, fetching, sources, with_fetched)
     with progress_bar(show) as update, _skips_in_the_summary():
         report = build_index(index, embedder, roots, full=full, progress=update)
     result = report.as_dict()
+    result["roots"] = [str(root) for root in roots]
     if fetched is not None:
         result["fetch"] = fetched
     return result
@@ -149,6 +157,8 @@ def format_summary(r: dict) -> str:
         f"{r['unchanged']} unchanged, {r['removed']} removed in {r['seconds']:.1f} s"
         + ("" if r["switched"] else " (index already up to date)"),
     ]
+    if r.get("roots"):
+        lines.append(f"read {', '.join(r['roots'])}")
     if r["skipped_files"]:
         lines.append(f"skipped {len(r['skipped_files'])}:")
         lines += [f"  {s['file']}: {s['reason']}" for s in r["skipped_files"]]
@@ -202,6 +212,12 @@ def per_library(libraries: list[LibraryConfig], results: list, as_json: bool, li
 @click.option(
     "--url", "urls", multiple=True, metavar="URL", help="Also fetch this page (repeatable)."
 )
+@click.option(
+    "--fetched/--no-fetched",
+    "with_fetched",
+    default=None,
+    help="Fetch the feeds into FETCHED_DIR and read it too (default: yes, unless --source).",
+)
 @click.option("--full", is_flag=True, help="Rebuild from nothing instead of incrementally.")
 @click.option(
     "--progress/--no-progress",
@@ -214,6 +230,7 @@ def build(
     sources: tuple[Path, ...],
     feeds: tuple[str, ...],
     urls: tuple[str, ...],
+    with_fetched: bool | None,
     full: bool,
     progress: bool | None,
     as_json: bool,
@@ -222,7 +239,8 @@ def build(
     """Fetch the feeds; index new and changed articles; prune deleted ones; switch atomically.
 
     Feeds are FEEDS (or the library's `feeds`) and `--feed`; fetched articles are kept in
-    FETCHED_DIR and indexed with the article folders. A failed page or feed is one line of
+    FETCHED_DIR and indexed with the article folders (with `--source`, only given `--fetched`,
+    `--feed` or `--url`). A failed page or feed is one line of
     the summary; the build goes on.
     """
     settings = Settings()
@@ -230,12 +248,24 @@ def build(
     libraries = chosen_libraries(settings, library)
     if (sources or feeds or urls) and len(libraries) > 1:
         raise click.UsageError("--source, --feed or --url with several libraries needs --library")
+    # the fetched folder joins the default folders; `--source DIR` alone unless asked for
+    fetched = with_fetched if with_fetched is not None else not sources or bool(feeds or urls)
     reports = []
     for lib in libraries:
         try:
             folders = sources or lib.folders
             reports.append(
-                run_build(lib.index, lib.fetching, folders, full, as_json, progress, feeds, urls)
+                run_build(
+                    lib.index,
+                    lib.fetching,
+                    folders,
+                    full,
+                    as_json,
+                    progress,
+                    feeds,
+                    urls,
+                    fetched,
+                )
             )
         except CitebotError as exc:
             if lib.implicit:

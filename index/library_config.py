@@ -94,7 +94,7 @@ def parse_libraries(
     libraries = [
         lib for i, t in enumerate(tables, 1) if (lib := _one(t, i, base, index, fetching, problems))
     ]
-    problems += _clashes(libraries)
+    problems += _clashes(libraries, fetching.fetched_dir)
     if problems:
         lines = "\n".join(f"  {p}" for p in problems)
         raise ConfigError(f"{where} has {len(problems)} problem(s):\n{lines}")
@@ -132,6 +132,10 @@ def _one(
             path = (base / folder).resolve()
             if not path.is_dir():
                 bad(f"articles folder {folder!r} is not a folder ({path})")
+            elif path == Path(path.anchor):
+                bad(
+                    f"articles folder {folder!r} is the root of the disk: a build would read it all"
+                )
             folders.append(path)
     feeds = table.get("feeds", [])
     if not _strings(feeds):
@@ -156,28 +160,64 @@ def _one(
     name = str(name)
     own_index = index.model_copy(update={"articles_dir": folders[0], "collection": collection})
     own_fetching = fetching.model_copy(
-        # fetched articles of one library must not be built into another's
-        update={"feeds": list(feeds), "fetched_dir": fetching.fetched_dir / name}
+        # fetched articles of one library must not be built into another's, nor into the
+        # default folder's (a build without the file reads FETCHED_DIR and all under it)
+        update={"feeds": list(feeds), "fetched_dir": library_fetched_dir(fetching, name)}
     )
     return LibraryConfig(
         name, own_index, own_fetching, tuple(folders), places["guilds"], places["channels"]
     )
 
 
+def library_fetched_dir(fetching: FeedSettings, name: str) -> Path:
+    """A library's own fetched folder: `<FETCHED_DIR>-<name>`, beside FETCHED_DIR, not in it."""
+    default = fetching.fetched_dir
+    return default.with_name(f"{default.name}-{name.lower()}")
+
+
 def _strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
 
 
-def _clashes(libraries: Sequence[LibraryConfig]) -> list[str]:
-    """What two libraries may not share: a name, a collection, a channel, a server, defaulthood."""
+def _reads(folder: Path, fetched: Path) -> bool:
+    """Whether a build of `folder` reads files of the fetched folder (hidden folders are not
+    read: `.citebot/fetched` under an articles folder is not)."""
+    if folder == fetched or folder in fetched.parents:
+        return not any(part.startswith(".") for part in fetched.relative_to(folder).parts)
+    return fetched in folder.parents
+
+
+def _clashes(libraries: Sequence[LibraryConfig], default_fetched: Path) -> list[str]:
+    """What two libraries may not share: a name (case aside), a collection or its prefix, a
+    fetched folder, a channel, a server, defaulthood."""
     problems = []
     for what, values in (
         ("name", [lib.name for lib in libraries]),
         ("collection", [lib.index.collection for lib in libraries]),
     ):
-        for value, n in Counter(values).items():
+        # case aside: `News` and `news` are one folder on a case-insensitive disk
+        for value, n in Counter(v.casefold() for v in values).items():
             if n > 1:
-                problems.append(f"{n} libraries have the {what} {value!r}")
+                same = " and ".join(sorted({repr(v) for v in values if v.casefold() == value}))
+                problems.append(f"{n} libraries have the {what} {same}")
+    collections = [lib.index.collection for lib in libraries]
+    for mine in collections:
+        for other in collections:
+            # the store names `<collection>__pointer`, `__g<stamp>`, `__lease<term>`
+            if mine != other and other.casefold().startswith(f"{mine.casefold()}__"):
+                problems.append(
+                    f"collection {other!r} begins with {mine!r} and '__', which the index store "
+                    f"uses for the collections of {mine!r}: rename one"
+                )
+    fetched = [(f"library {lib.name}'s", lib.fetching.fetched_dir) for lib in libraries]
+    for lib in libraries:
+        for folder in lib.folders:
+            for whose, where in [*fetched, ("FETCHED_DIR's", default_fetched)]:
+                if _reads(folder, where.resolve()):
+                    problems.append(
+                        f"library {lib.name}: articles folder {folder} reads {whose} fetched "
+                        f"folder {where.resolve()}: its pages would be indexed twice"
+                    )
     for key in ("channels", "guilds"):
         owners: dict[int, list[str]] = {}
         for lib in libraries:

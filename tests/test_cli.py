@@ -32,6 +32,14 @@ def test_ask_json_prints_the_chains_result(sample_env, capsys):
     assert out["context"]
 
 
+def test_ask_json_of_a_refusal_gives_the_gates_score_and_threshold(sample_env, capsys):
+    code = main(["ask", "Who won the 2018 FIFA World Cup?", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["refused"] and out["relevance_threshold"] == 0.4
+    assert 0 <= out["relevance"] < out["relevance_threshold"]
+
+
 def test_ask_prints_answer_then_numbered_sources(sample_env, capsys):
     assert main(["ask", "How much was trade between Russia and China last year?"]) == 0
     out = capsys.readouterr().out

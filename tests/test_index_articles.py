@@ -531,6 +531,23 @@ def test_same_file_name_under_two_roots_gives_two_articles(tmp_path: Path) -> No
     assert len({a.id for a in articles}) == 2
 
 
+def test_a_nested_folder_named_like_another_root_gives_every_file_its_own_name(
+    tmp_path: Path,
+) -> None:
+    files = {"news/trade.txt": "rose", "news/wire/trade.txt": "held", "wire/trade.txt": "fell"}
+    for rel, verb in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(f"Trade Report\n\nTrade {verb} this year.\n")
+
+    articles = load_articles([tmp_path / "news", tmp_path / "wire"]).articles
+
+    assert sorted((a.source, a.text) for a in articles) == [
+        ("news/trade.txt", "Trade rose this year."),
+        ("news/wire/trade.txt", "Trade held this year."),
+        ("wire/trade.txt", "Trade fell this year."),
+    ]
+
+
 def test_file_names_found_under_one_root_only_keep_their_ids(
     sample_articles: Path, tmp_path: Path
 ) -> None:

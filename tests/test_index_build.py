@@ -633,6 +633,86 @@ def test_vectors_reused_after_an_interrupt_keep_their_sentences(small_chunks, em
     assert len(kept) == report.chunks and all(kept.values())
 
 
+def test_articles_removed_and_restored_keep_their_sentence_vectors(
+    small_chunks, embedder, caplog
+) -> None:
+    path = small_chunks.articles_dir / "articles-sample.txt"
+    whole = path.read_text()
+    build_index(small_chunks.index, embedder)
+    path.write_text(whole.split("+++++")[0])
+    build_index(small_chunks.index, embedder)
+    path.write_text(whole)
+
+    report = build_index(small_chunks.index, Spy(embedder))
+
+    kept = kept_sentences(small_chunks)
+    assert len(kept) == report.chunks and all(kept.values())
+    assert report.embedded + report.unchanged == report.chunks
+    assert "INDEX_FILES_PATH" not in caplog.text
+
+
+def live_files(settings: Settings) -> Path:
+    return Path(f"{settings.chroma_path}-files") / open_index(settings.index).generation
+
+
+def spoil_a_byte(path: Path) -> None:
+    """One byte of a file turned into one that no UTF-8 text holds."""
+    data = bytearray(path.read_bytes())
+    data[5] = 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_bad_byte_in_the_live_files_is_caught_and_they_are_written_again(
+    settings, sample_articles, embedder
+) -> None:
+    build_index(settings.index, embedder)
+    spoil_a_byte(live_files(settings) / "texts.bin")
+
+    files = open_index(settings.index).live.files()
+    assert {cid: files.text(row) for cid, row in files.row_of.items()} == {
+        cid: p.text for cid, p in stored(settings).items()
+    }
+
+
+def test_a_truncated_live_file_is_not_read_as_cut_passages(
+    settings, sample_articles, embedder
+) -> None:
+    build_index(settings.index, embedder)
+    texts = live_files(settings) / "texts.bin"
+    texts.write_bytes(texts.read_bytes()[:-40])
+
+    files = open_index(settings.index).live.files()
+    assert {cid: files.text(row) for cid, row in files.row_of.items()} == {
+        cid: p.text for cid, p in stored(settings).items()
+    }
+
+
+def test_a_build_that_cannot_read_the_live_files_embeds_again_and_rebuilds_them(
+    small_chunks, embedder
+) -> None:
+    build_index(small_chunks.index, embedder)
+    spoil_a_byte(live_files(small_chunks) / "texts.bin")
+    write_wire(small_chunks.articles_dir, 2)
+
+    report = build_index(small_chunks.index, embedder)
+
+    assert report.switched and report.embedded == report.chunks
+    kept = kept_sentences(small_chunks)
+    assert len(kept) == report.chunks and all(kept.values())
+
+
+def test_a_full_build_never_reads_the_live_files(settings, sample_articles, embedder, monkeypatch):
+    from index.store import generations
+
+    build_index(settings.index, embedder)
+
+    def unreadable(folder, generation):
+        raise AssertionError(f"a full build read the files of {generation}")
+
+    monkeypatch.setattr(generations, "open_files", unreadable)
+    assert build_index(settings.index, embedder, full=True).switched
+
+
 def test_build_interrupted_before_the_switch_loses_no_work(small_chunks, embedder) -> None:
     build_index(small_chunks.index, embedder)
     before = snapshot(small_chunks, embedder)

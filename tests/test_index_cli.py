@@ -89,6 +89,45 @@ def test_source_option_reads_other_folders(env, sample_articles, capsys) -> None
     assert json.loads(out)["articles"] == 6
 
 
+def test_source_option_reads_only_the_folders_given(env, sample_articles, capsys) -> None:
+    fetched = env.chroma_path.parent / ".citebot" / "fetched" / "example.org"
+    fetched.mkdir(parents=True)
+    shutil.copy(FORMATS / "wire.jsonl", fetched)
+
+    code, out, _ = run(capsys, "build", "--source", str(sample_articles), "--json")
+
+    assert code == 0
+    assert (json.loads(out)["articles"], json.loads(out)["roots"]) == (2, [str(sample_articles)])
+
+
+def test_fetched_option_adds_the_fetched_folder_to_the_source(env, sample_articles, capsys):
+    fetched = env.chroma_path.parent / ".citebot" / "fetched"
+    (fetched / "example.org").mkdir(parents=True)
+    shutil.copy(FORMATS / "wire.jsonl", fetched / "example.org")
+
+    code, out, _ = run(capsys, "build", "--source", str(sample_articles), "--fetched")
+
+    assert code == 0
+    assert out.startswith("5 articles, ")
+    assert f"read {sample_articles}, .citebot/fetched\n" in out
+
+
+def test_a_mistyped_articles_dir_is_an_error_even_beside_a_fetched_folder(
+    env, sample_articles, capsys, monkeypatch
+) -> None:
+    run(capsys, "build")
+    fetched = env.chroma_path.parent / ".citebot" / "fetched" / "example.org"
+    fetched.mkdir(parents=True)
+    shutil.copy(FORMATS / "wire.jsonl", fetched)
+    typo = env.chroma_path.parent / "artcles"
+    monkeypatch.setenv("ARTICLES_DIR", str(typo))
+
+    code, out, err = run(capsys, "build")
+
+    assert (code, out) == (1, "")
+    assert err == f"error: article folder {typo} does not exist\n"
+
+
 def test_build_prints_a_short_summary(env, sample_articles, capsys) -> None:
     shutil.copy(FORMATS / "wire.jsonl", sample_articles)
     (sample_articles / "notes.docx").write_bytes(b"PK\x03\x04")

@@ -98,6 +98,19 @@ def test_each_library_gets_its_folders_and_a_collection_of_its_name(
             '[[library]]\nname = "xyz"\narticles = ["politics"]',
             "only one library may be the default",
         ),
+        (
+            '[[library]]\nname = "news"\narticles = ["tech"]\n'
+            '[[library]]\nname = "gtech"\narticles = ["politics"]\ncollection = "news__gtech"\n'
+            "guilds = [1]",
+            "collection 'news__gtech' begins with 'news' and '__'",
+        ),
+        (
+            '[[library]]\nname = "News"\narticles = ["tech"]\n'
+            '[[library]]\nname = "news"\narticles = ["politics"]\ncollection = "news2"\n'
+            "guilds = [1]",
+            "2 libraries have the name 'News' and 'news'",
+        ),
+        ('[[library]]\nname = "abc"\narticles = ["/"]', "is the root of the disk"),
         ("libraries = 1", "unknown top-level key 'libraries'"),
         ("[[library]\n", "cannot be read as TOML"),
     ],
@@ -108,6 +121,27 @@ def test_a_wrong_libraries_file_is_one_clear_config_error(
     with pytest.raises(ConfigError) as caught:
         libraries_of(settings_with(folders, model_cache, toml))
     assert problem in str(caught.value)
+
+
+def test_a_library_may_not_read_another_librarys_fetched_folder(
+    folders: Path, model_cache: Path
+) -> None:
+    (folders / "fetched-politics").mkdir()
+    toml = TWO.replace('articles = ["tech"]', 'articles = ["tech", "fetched-politics"]')
+    with pytest.raises(ConfigError) as caught:
+        libraries_of(settings_with(folders, model_cache, toml))
+    assert "reads library politics's fetched folder" in str(caught.value)
+
+
+def test_a_librarys_fetched_folder_lies_beside_the_default_one_not_in_it(
+    folders: Path, model_cache: Path
+) -> None:
+    settings = settings_with(folders, model_cache, TWO)
+    default = settings.fetching.fetched_dir
+    for library in libraries_of(settings):
+        own = library.fetching.fetched_dir
+        assert own.parent == default.parent and own != default
+        assert default not in own.parents  # a build without the file does not read it
 
 
 def test_every_problem_of_the_file_is_listed_on_its_own_line(

@@ -21,6 +21,14 @@ def test_env_example_lists_every_setting_and_loads_as_the_defaults():
     assert Settings(_env_file=ROOT / ".env.example") == Settings(_env_file=None)
 
 
+def test_env_example_says_which_embedder_reads_the_batch_size():
+    example = (ROOT / ".env.example").read_text()
+    comment = example.split("\nEMBEDDING_BATCH_SIZE=")[0].rsplit("\n\n", 1)[-1]
+    said = " ".join(line.lstrip("# ") for line in comment.splitlines()[-3:])
+    # the default ONNX embedder runs each text alone (`OnnxEmbedder.embed`)
+    assert "torch" in said and "do not read it" in said
+
+
 @pytest.mark.parametrize(
     ("env", "shards", "ids"),
     [({}, None, []), ({"DISCORD_SHARDS": "auto"}, "auto", []),

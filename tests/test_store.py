@@ -246,3 +246,14 @@ def test_a_store_never_built_has_an_empty_pointer(tmp_path) -> None:
 def test_a_store_that_cannot_be_read_is_not_taken_for_one_never_built() -> None:
     with pytest.raises(StoreUnreadableError, match="connection refused"):
         read_pointer(UnreachableClient(), "articles")
+
+
+def test_a_build_leaves_a_collection_whose_name_begins_like_its_generations(store) -> None:
+    other = IndexStore(store.client, "news__gtech", "a test store", files=store.files)
+    publish(other, records("t", ["chips shipped late"]))
+
+    publish(store, records("a", ["the harbour reopened"]))
+    publish(store, records("a", ["the harbour reopened again"]))
+
+    assert [p.text for p in other.reader().passages()] == ["chips shipped late"]
+    assert all(g.startswith("news__g") and g[7:].isdigit() for g in store.generations())

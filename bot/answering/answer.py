@@ -52,8 +52,10 @@ class Answer:
     standalone_question: str = ""
     # claims the citation check removed: claim, rule ("number", "name", …), detail, passage
     dropped_claims: list[dict[str, Any]] = field(default_factory=list)
-    # the relevance gate's best score (None where no gate ran): the refusal's margin
-    best_relevance: float | None = None
+    # the relevance gate: the best passage's relevance and RELEVANCE_THRESHOLD (below it the
+    # answer is the refusal); None where no gate ran
+    relevance: float | None = None
+    relevance_threshold: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"citations": [c.as_dict() for c in self.citations]}

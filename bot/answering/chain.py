@@ -50,6 +50,7 @@ class ChainOutput(TypedDict):
     context: list[dict[str, Any]]
     note: str
     best_relevance: float
+    threshold: float
     dropped_claims: list[dict[str, Any]]
     answer: str
     citations: list[Any]
@@ -127,6 +128,7 @@ def build_chain(
             context=[p.as_context() for p in x["passages"]],
             note=draft.note,
             best_relevance=round(x["best"], 4),
+            threshold=threshold,
             dropped_claims=[d.as_dict() for d in checked.dropped] if checked else [],
             answer=checked.text if checked else REFUSAL_TEXT,
             citations=checked.citations if checked else [],

@@ -115,7 +115,8 @@ class Pipeline:
             latency_ms=round((time.perf_counter() - t0) * 1000, 1),
             standalone_question=out["standalone_question"],
             dropped_claims=out.get("dropped_claims", []),
-            best_relevance=out.get("best_relevance"),
+            relevance=out["best_relevance"],
+            relevance_threshold=out["threshold"],
         )
 
     def sources(self) -> list[ArticleInfo]:

@@ -53,7 +53,14 @@ class AdminCog(commands.Cog):
 
     async def cog_load(self) -> None:
         role = self.bot.settings.reindex_role
-        if role and self.role_id is None:
+        if self.role_id is not None and self.role_id in self.bot.admin_guilds():
+            log.warning(
+                "REINDEX_ROLE=%s is a server's id, which is also the id of its @everyone role: "
+                "it is ignored, and only members with Manage Server may /reindex. Set it to "
+                "the role's id: right-click the role (not the server) → Copy Role ID.",
+                role,
+            )
+        elif role and self.role_id is None:
             log.warning(
                 "REINDEX_ROLE=%s is not a role id: it is ignored, and only members with Manage "
                 "Server may /reindex (a role name can be copied by anyone who may create "
@@ -80,18 +87,25 @@ class AdminCog(commands.Cog):
             return False
         if interaction.permissions.manage_guild:
             return True
+        # a server's id is its @everyone role's: that "role" would give it to every member
+        if self.role_id is None or self.role_id == interaction.guild_id:
+            return False
         roles = getattr(interaction.user, "roles", [])
-        return self.role_id is not None and any(r.id == self.role_id for r in roles)
+        return any(r.id == self.role_id for r in roles)
 
-    def _not_allowed(self, what: str) -> NotAllowedError:
-        role = f" or the <@&{self.role_id}> role" if self.role_id else ""
+    def _not_allowed(
+        self, what: str, interaction: discord.Interaction | None = None
+    ) -> NotAllowedError:
+        # a role id equal to the server's is @everyone's: a slip that gives no one the role
+        guild = interaction.guild_id if interaction else None
+        role = f" or the <@&{self.role_id}> role" if self.role_id and self.role_id != guild else ""
         return NotAllowedError(f"Only members with Manage Server{role} can {what}.")
 
     async def _start(self, interaction: discord.Interaction) -> None:
         if interaction.guild_id not in self.bot.admin_guilds():
             raise NotAllowedError("This server is not one the bot is administered from.")
         if not self.may_reindex(interaction):
-            raise self._not_allowed("reindex")
+            raise self._not_allowed("reindex", interaction)
         # the library of this channel alone (the allow-list is for questions, not for admins)
         library = self.bot.library_here(interaction.channel)
         running = self._running.get(library.name)
@@ -121,7 +135,7 @@ class AdminCog(commands.Cog):
 
     async def _report(self, interaction: discord.Interaction, days: int | None) -> None:
         if not self.may_reindex(interaction):
-            raise self._not_allowed("see the report")
+            raise self._not_allowed("see the report", interaction)
         library = self.bot.library_here(interaction.channel)
         # one library: every answer of the log is its own, those logged before libraries too
         name = library.name if len(self.bot.libraries) > 1 else None

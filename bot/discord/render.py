@@ -53,22 +53,38 @@ def render_answer(answer: Answer, limit: int = MESSAGE_LIMIT) -> list[str]:
         blocks.append(f"-# {escape_text(_one_line(answer.note))}")
     if answer.citations:
         blocks.append("\n**Sources**")
-        blocks += [render_citation(c) for c in answer.citations]
+        for c in answer.citations:
+            block = render_citation(c, limit - 1)
+            # too long for one message (a very long url): head and quote go apart, each whole,
+            # never a link cut in two
+            blocks += block.split("\n", 1) if len(block) > limit - 1 else [block]
     return pack(blocks, limit)
 
 
-def render_citation(c: Citation) -> str:
-    """`**[n]** Title` (a link when there is a url), its publisher or file and date, the quote."""
-    title = _escape_link_text(shorten(c.title, TITLE_LIMIT) or "Untitled")
-    url = safe_url(c.url)
-    head = f"**[{c.number}]** {f'[{title}](<{url}>)' if _linkable(url) else title}"
+def render_citation(c: Citation, limit: int = MESSAGE_LIMIT - 1) -> str:
+    """`**[n]** Title` (a link when there is a url), its publisher or file and date, the quote.
+
+    The first line fits in `limit`: a title is shortened to make room for a long url, and a
+    url too long for any message is not linked (Discord would show a cut link)."""
     where = c.publisher or c.source
     origin = " · ".join(escape_text(_one_line(s)) for s in (where, c.date) if s)
-    if origin:
-        head += f" — {origin}"
+    tail = f" — {origin}" if origin else ""
     if c.also_in:  # the same story from other outlets (wire copies), cited once
         also = ", ".join(escape_text(_one_line(x)) for x in c.also_in)
-        head += f" · also in {also}"
+        tail += f" · also in {also}"
+    url = safe_url(c.url)
+    plain = _escape_link_text(shorten(c.title, TITLE_LIMIT) or "Untitled")
+    head = f"**[{c.number}]** {plain}"
+    if _linkable(url):
+        room = TITLE_LIMIT
+        while room >= 20:
+            title = _escape_link_text(shorten(c.title, room) or "Untitled")
+            linked = f"**[{c.number}]** [{title}](<{url}>)"
+            if len(linked + tail) <= limit:
+                head = linked
+                break
+            room = min(room, limit - len(linked + tail) + len(title)) - 1
+    head += tail
     # one line: a quote that spans paragraphs would otherwise leave the "> " block
     quote = escape_text(shorten(_one_line(c.quote), QUOTE_LIMIT))
     return f"{head}\n> {quote}" if quote else head

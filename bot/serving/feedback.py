@@ -192,7 +192,7 @@ class FeedbackLog:
                     json.dumps(citations, ensure_ascii=False),
                     float(answer.latency_ms),
                     library,
-                    answer.best_relevance,
+                    answer.relevance,
                     json.dumps(dropped, ensure_ascii=False),
                 ),
             )

@@ -217,8 +217,11 @@ def _build(
     kept = {live[cid]["article_id"] for cid in carried} - {a.id for a in parsed.articles}
     report.chunks = len(records) + len(carried)
     report.articles += len(kept)
-    report.unchanged = len(carried) + sum(1 for cid in records if cid in live)
-    report.removed = len(live) - report.unchanged
+    # every chunk is embedded or unchanged (its vector stored already: in the live generation,
+    # or in an earlier one when removed articles come back), and removed counts the live
+    # chunks that are gone, so that the summary's counts add up
+    report.unchanged = report.chunks
+    report.removed = len(live.keys() - records.keys() - set(carried))
     # same chunks and same provenance (a date or an offset may change with the same text)
     if (
         build.has_live
@@ -236,6 +239,7 @@ def _build(
         build.reuse(records)
         todo = [c for c in chunks if not build.has_vector(c.id)]
         report.embedded = len(todo)
+        report.unchanged = report.chunks - report.embedded
         _embed(build, settings, embedder, todo, records, progress)
         build.switch(report.chunks, report.articles, _with_report(manifest, report))
     except StoreWriteError:

@@ -106,8 +106,20 @@ def iter_files(roots: Iterable[Path]) -> Iterator[tuple[Path, str, str]]:
             raise CitebotError(f"article folder {root} does not exist")
     counts = Counter(name for _, _, name, _ in entries)
     labels = _root_labels(distinct) if max(counts.values(), default=0) > 1 else {}
-    for root, path, name, why in entries:
-        yield path, f"{labels[root]}/{name}" if counts[name] > 1 else name, why
+    prefixed = {name for name, n in counts.items() if n > 1}
+    while True:
+        # a prefixed name may be another root's own (news/wire/trade.txt under news, and
+        # wire/trade.txt prefixed): that one is prefixed too, until every name is one file's
+        names = [f"{labels[r]}/{n}" if n in prefixed else n for r, _, n, _ in entries]
+        clash = {n for n, k in Counter(names).items() if k > 1}
+        more = {n for (_, _, n, _), final in zip(entries, names, strict=True) if final in clash}
+        if not more - prefixed:
+            break
+        prefixed |= more
+    if len(set(names)) < len(names):  # labels that still meet: the roots' full paths
+        names = [f"{r}/{n}" if n in prefixed else n for r, _, n, _ in entries]
+    for (_, path, _, why), name in zip(entries, names, strict=True):
+        yield path, name, why
 
 
 def _where(article: Article) -> str:

@@ -98,7 +98,12 @@ def create_generation(client, gen_name: str, meta: dict[str, Any]):
 
 def list_generations(client, name: str) -> list[str]:
     prefix = generation_prefix(name)
-    return sorted(c.name for c in client.list_collections() if c.name.startswith(prefix))
+    # `<prefix><stamp>` only: the collection `news__gtech` is not a generation of `news`
+    return sorted(
+        c.name
+        for c in client.list_collections()
+        if c.name.startswith(prefix) and c.name[len(prefix) :].isdigit()
+    )
 
 
 def generation_count(client, gen_name: str) -> int | None:

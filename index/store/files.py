@@ -33,6 +33,7 @@ import logging
 import os
 import shutil
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,8 @@ class GenerationFiles:
         }
         if len(arrays["ids"]) != int(meta["chunks"]):
             raise ValueError(f"{folder} lists {len(arrays['ids'])} chunks, not {meta['chunks']}")
+        for name, ends in (("texts.bin", arrays["text_ends"]), ("metas.bin", arrays["meta_ends"])):
+            _check_bytes(folder / name, int(ends[-1]) if len(ends) else 0, meta.get("crc32", {}))
         return cls(arrays, _load_bm25(folder / "bm25") if arrays["ids"] else None, folder)
 
     @classmethod
@@ -228,6 +231,26 @@ class GenerationFiles:
         return int(self._indptr[t + 1] - self._indptr[t])
 
 
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def _check_bytes(path: Path, size: int, crcs: dict[str, int]) -> None:
+    """`ValueError` unless the file holds exactly the bytes its row ends say, with the checksum
+    the build wrote (a truncated file would answer from cut passages, a bad byte fail
+    decoding)."""
+    found = path.stat().st_size
+    if found != size:
+        raise ValueError(f"{path} holds {found} bytes, not {size}")
+    expected = crcs.get(path.name)
+    if expected is not None and _crc32(path) != expected:
+        raise ValueError(f"{path} does not match its checksum: it was changed or damaged")
+
+
 class _Rows:
     """A file's bytes (or an .npy array's rows) read with `pread` when sliced.
 
@@ -255,6 +278,9 @@ class _Rows:
             shape, fortran, dtype = read(f)
             if fortran:
                 raise ValueError(f"{path} is in Fortran order")
+            size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if os.fstat(f.fileno()).st_size != f.tell() + size:
+                raise ValueError(f"{path} does not hold the {size} bytes of its array")
             return cls(path, f.tell(), dtype, tuple(shape[1:]), shape[0] if shape else 0)
 
     def __len__(self) -> int:
@@ -454,6 +480,8 @@ class FilesWriter:
             "generation": generation,
             "chunks": len(arrays["ids"]),
             "articles": len(arrays["articles"]),
+            # checked on open (files written before they were kept are checked by size only)
+            "crc32": {name: zlib.crc32(arrays[name[:-4]]) for name in ("texts.bin", "metas.bin")},
         }
         # written last: a folder without it is not whole
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")

@@ -38,6 +38,7 @@ from index.store.chroma import (
 )
 from index.store.files import (
     FilesWriter,
+    GenerationFiles,
     Sentences,
     files_folder,
     load_partial,
@@ -251,7 +252,26 @@ class GenerationBuild:
         sources = store._reusable(signature, full, pointer)
         self._live = None
         self.live_metadata: dict[str, dict[str, Any]] = {}
-        self._live_files = open_files(store.files, self.live_name) if self.live_name else None
+        # `--full` reuses nothing of the live generation, its files included
+        self._live_files = (
+            open_files(store.files, self.live_name) if self.live_name and not full else None
+        )
+        damaged = (  # there, but unreadable
+            self._live_files is None
+            and self.live_name is not None
+            and not full
+            and store.files is not None
+            and (store.files / self.live_name / "meta.json").exists()
+        )
+        if damaged:
+            # its passages and sentence vectors cannot be carried: every article is read
+            # and embedded again, and the new generation gets whole files
+            log.warning(
+                "the files of the live generation %s cannot be read: this build embeds "
+                "every article again",
+                self.live_name,
+            )
+            sources = [s for s in sources if s[0].name != self.live_name]
         if sources and sources[0][0].name == self.live_name:
             try:
                 self._live, self.live_metadata = sources[0][0], self._read_live(sources[0][0])
@@ -264,12 +284,17 @@ class GenerationBuild:
         self._have: dict[str, Any] = dict.fromkeys(self.live_metadata, self._live)
         # the sentence vectors unfinished builds kept, for the vectors reused from them
         self._partial: dict[str, Sentences] = {}
+        # and those a complete earlier generation keeps in its files (the previous one, when
+        # articles it held come back), read when reused
+        self._source_files: dict[str, GenerationFiles] = {}
         for col, ids in sources:
             if col is not self._live:
                 for cid in ids or ():
                     self._have.setdefault(cid, col)
                 for cid, sents in load_partial(store.files, col.name).items():
                     self._partial.setdefault(cid, sents)
+                if (found := open_files(store.files, col.name)) is not None:
+                    self._source_files[col.name] = found
         self.generation: str | None = None
         self._writer: FilesWriter | None = None
 
@@ -340,8 +365,16 @@ class GenerationBuild:
                 for page in iter_records(src, ["embeddings"], ids=by_source.get(src.name, [])):
                     self.lease.renew()
                     # the live files hold the live chunks' sentences (the writer finds them)
-                    sents = [self._partial.get(cid) for cid in page["ids"]]
+                    sents = [self._sentences(src.name, cid) for cid in page["ids"]]
                     self._upsert(page["ids"], np.asarray(page["embeddings"]), records, sents)
+
+    def _sentences(self, source: str, chunk_id: str) -> Sentences | None:
+        """The sentence vectors kept for a chunk whose vector is reused from `source`."""
+        found = self._partial.get(chunk_id)
+        files = self._source_files.get(source)
+        if found is None and files is not None and (row := files.row_of.get(chunk_id)) is not None:
+            found = files.sentences(row)
+        return found
 
     def write(
         self,

@@ -53,16 +53,26 @@ class GenerationReader:
         the build that made the generation wrote none where this process looks)."""
         with self._files_lock:
             if self._files is None:
-                self._files = ensure_files(self._folder, self.generation, self.records)
+                folder = self._folder
+                built_here = (
+                    folder is not None and (folder / self.generation / "meta.json").exists()
+                )
+                self._files = ensure_files(folder, self.generation, self.records)
                 made_with = (self._collection.metadata or {}).get("sentence_vectors")
                 if made_with and len(self._files) and not self._files.has_sentences:
-                    # only the build's own files hold them: answers work, embedding sentences
+                    # answers work, embedding sentences; only a build's own files hold them
+                    fix = (
+                        "`citebot-index build --full` embeds them again"
+                        if built_here
+                        else "the build kept them in its own INDEX_FILES_PATH folder: share "
+                        "that folder with this process"
+                    )
                     log.warning(
-                        "the sentence vectors of %s are not in %s (the build kept them in its "
-                        "own INDEX_FILES_PATH): answers embed their sentences, which is slower; "
-                        "point INDEX_FILES_PATH at the build's folder",
+                        "the files of %s in %s hold no sentence vectors: answers embed their "
+                        "sentences, which is slower; %s",
                         self.generation,
-                        self._folder,
+                        folder,
+                        fix,
                     )
             return self._files
 

@@ -26,8 +26,10 @@ def site(live_site):
 
 @pytest.fixture
 def bot_settings(request, tmp_path, model_cache, site, embedder):
-    """A library fed by one live feed alone (no article folder), built before the bot starts;
-    a `bot_settings` marker adds settings (by their names in .env)."""
+    """A library fed by one live feed alone (an empty article folder: a missing ARTICLES_DIR
+    that was set is a typo to the build), built before the bot starts; a `bot_settings` marker
+    adds settings (by their names in .env)."""
+    (tmp_path / "articles").mkdir()
     marker = request.node.get_closest_marker("bot_settings")
     overrides = marker.kwargs if marker else {}
     settings = feed_settings(

@@ -111,6 +111,20 @@ async def test_a_role_name_in_reindex_role_is_ignored_with_a_warning(
     assert any("REINDEX_ROLE=Librarian is not a role id" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.bot_settings(reindex_role=str(NEWSROOM_ID))
+async def test_a_servers_id_in_reindex_role_gives_no_member_reindex(
+    simcord_env, world, pipeline, make_bot, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="bot.discord"):
+        await simcord_env.restart_bot(make_bot())
+
+    refused = await world.alice.slash(world.general, "reindex")
+
+    assert refused.ephemeral and "Manage Server can reindex" in refused.response.content
+    assert pipeline.reindexed == 0
+    assert any("is a server's id" in r.getMessage() for r in caplog.records)
+
+
 # --- where it answers -----------------------------------------------------------------------
 
 

@@ -221,3 +221,17 @@ def test_a_url_that_would_end_its_link_is_percent_encoded_in_the_source_list():
 
     assert "](https://evil.example" not in page and " <b>" not in page
     assert "%20%3Cb%3E" in page
+
+
+def test_a_very_long_url_is_never_cut_across_two_messages():
+    quote = "Trade reached $240 billion, " + "a record for the two neighbours, " * 8
+    for length in (1_700, 1_880, 1_960, 2_100):
+        url = "https://news.example/" + "a" * length
+        answer = Answer("q", "Trade reached $240 billion [1].", [cite(url=url, quote=quote)])
+
+        messages = render_answer(answer)
+
+        assert all(len(m) <= MESSAGE_LIMIT for m in messages)
+        linked = [m for m in messages if "news.example" in m]
+        assert all(f"(<{url}>)" in m for m in linked), length  # whole, or not linked at all
+        assert any(m.startswith("> Trade reached") or "\n> Trade reached" in m for m in messages)
