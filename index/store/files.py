@@ -33,7 +33,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +109,7 @@ class GenerationFiles:
             raise ValueError(f"{folder} has format {meta.get('format')}, not {FORMAT}")
 
         def arr(name: str) -> np.ndarray:  # a few bytes a row: read whole
-            return np.load(folder / f"{name}.npy")
+            return np.asarray(np.load(folder / f"{name}.npy"))
 
         def rows(name: str) -> Any:  # the bulk: read row by row when asked
             return _Rows.npy(folder / f"{name}.npy")
@@ -161,7 +161,8 @@ class GenerationFiles:
         return self._slice(self._texts, self._text_ends, row)
 
     def metadata(self, row: int) -> dict[str, Any]:
-        return json.loads(self._slice(self._metas, self._meta_ends, row))
+        meta: dict[str, Any] = json.loads(self._slice(self._metas, self._meta_ends, row))
+        return meta
 
     def all_metadata(self) -> dict[str, dict[str, Any]]:
         """Every row's metadata by chunk id, in one decode (a build's view of the live index)."""
@@ -239,7 +240,12 @@ class _Rows:
     """
 
     def __init__(
-        self, path: Path, offset: int = 0, dtype: Any = None, shape: tuple = (), size: int = 0
+        self,
+        path: Path,
+        offset: int = 0,
+        dtype: Any = None,
+        shape: tuple[int, ...] = (),
+        size: int = 0,
     ) -> None:
         self._file = open(path, "rb")  # noqa: SIM115 - open as long as the files are read
         self._offset, self._dtype, self._shape = offset, dtype, shape
@@ -293,9 +299,9 @@ class FilesWriter:
 
     def add(
         self,
-        ids: list[str],
-        texts: list[str],
-        metadatas: list[dict[str, Any]],
+        ids: Sequence[str],
+        texts: Sequence[str | None],
+        metadatas: Sequence[Mapping[str, Any] | None],
         sentences: Sequence[Sentences | None] | None = None,
     ) -> None:
         """Records of the generation, with their sentence vectors when the build made them
