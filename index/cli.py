@@ -143,6 +143,7 @@ def format_fetch(f: dict) -> list[str]:
 
 
 def format_summary(r: dict) -> str:
+    """A build's report for people: the fetch, the counts, the files skipped."""
     lines = format_fetch(r["fetch"]) if r.get("fetch") else []
     lines += [
         f"{r['articles']} articles, {r['chunks']} chunks: {r['embedded']} embedded, "
@@ -245,6 +246,7 @@ def build(
 
 
 def format_stats(s: dict) -> str:
+    """The live index's statistics for people."""
     if not s["built"]:
         return f"no index {s['collection']!r} yet in {s['where']}: run `citebot-index build`"
     return (

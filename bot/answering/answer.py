@@ -54,4 +54,5 @@ class Answer:
     dropped_claims: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The answer as JSON-ready data (the eval's and `--json`'s form)."""
         return asdict(self) | {"citations": [c.as_dict() for c in self.citations]}

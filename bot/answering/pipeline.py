@@ -29,6 +29,8 @@ POINTER_CHECK_SECONDS = 15.0
 
 @dataclass(frozen=True)
 class ArticleInfo:
+    """One indexed article as `/sources` lists it."""
+
     title: str
     url: str
     source: str
@@ -137,6 +139,7 @@ class Pipeline:
 
 
 def load_default_embedder(settings: IndexSettings) -> Embedder:
+    """The embedding model the index settings name."""
     return embedder_from_settings(settings)
 
 

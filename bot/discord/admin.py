@@ -38,6 +38,8 @@ def reindex_role_id(setting: str | None) -> int | None:
 
 
 class AdminCog(commands.Cog):
+    """`/reindex` for the operator, in the admin servers."""
+
     def __init__(self, bot: Citebot) -> None:
         self.bot = bot
         # one reindex at a time per library; libraries have separate indexes and locks
@@ -45,9 +47,11 @@ class AdminCog(commands.Cog):
 
     @property
     def role_id(self) -> int | None:
+        """The REINDEX_ROLE's id; None when unset or not an id."""
         return reindex_role_id(self.bot.settings.reindex_role)
 
     async def cog_load(self) -> None:
+        """Warn once when REINDEX_ROLE is set to something that is not a role id."""
         role = self.bot.settings.reindex_role
         if role and self.role_id is None:
             log.warning(
@@ -59,6 +63,7 @@ class AdminCog(commands.Cog):
             )
 
     async def cog_unload(self) -> None:
+        """Stop the reindexes still running."""
         for task in self._running.values():
             task.cancel()
 

@@ -110,6 +110,7 @@ class Citebot(commands.Bot):
         return [settings.discord_dev_guild] if settings.discord_dev_guild else []
 
     async def setup_hook(self) -> None:
+        """Load the cogs, sync the slash commands, start the scheduled refresh."""
         for name in EXTENSIONS:
             try:
                 await self.load_extension(name)
@@ -153,11 +154,13 @@ class Citebot(commands.Bot):
                 log.info("synced %d slash commands to guild %s", len(synced), guild_id)
 
     async def close(self) -> None:
+        """Stop the scheduled refresh, then log out."""
         if self._refreshing is not None:
             self._refreshing.cancel()
         await super().close()
 
     async def on_ready(self) -> None:
+        """Log who the bot is and where."""
         me = self.user
         log.info("logged in as %s (id %s) in %d servers", me, me and me.id, len(self.guilds))
 
@@ -270,4 +273,5 @@ class ShardedCitebot(Citebot, commands.AutoShardedBot):
     """
 
     async def on_shard_ready(self, shard_id: int) -> None:
+        """Log each shard as it connects."""
         log.info("shard %d of %s ready", shard_id, self.shard_count)

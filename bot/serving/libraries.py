@@ -22,8 +22,11 @@ from index.settings import AnsweringSettings, IndexSettings
 class LibraryPipeline(AnswerSource, Protocol):
     """What a library needs from `bot.answering.pipeline.Pipeline`; every method blocks."""
 
-    def sources(self) -> list[Any]: ...
-    def reindex(self, sources: Sequence[Path] | None = None) -> dict: ...
+    def sources(self) -> list[Any]:
+        """The indexed articles."""
+
+    def reindex(self, sources: Sequence[Path] | None = None) -> dict:
+        """Build incrementally from `sources`, then answer from the new index; the report."""
 
 
 @dataclass
@@ -36,14 +39,17 @@ class Library:
 
     @property
     def name(self) -> str:
+        """The library's name, as `libraries.toml` gives it."""
         return self.config.name
 
     @property
     def guilds(self) -> frozenset[int]:
+        """The servers this library answers in."""
         return self.config.guilds
 
     @property
     def channels(self) -> frozenset[int]:
+        """The channels this library answers in."""
         return self.config.channels
 
     def sources(self) -> list[Any]:
@@ -117,6 +123,7 @@ class Libraries:
         return self.default
 
     def close(self) -> None:
+        """Close every library's conversation core."""
         for library in self._all:
             library.conversations.close()
 

@@ -34,7 +34,8 @@ class RefreshingLibrary(Protocol):
     pipeline: Any  # `reindex(sources) -> dict`, blocking
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The library's name."""
 
 
 class RefreshBusyError(CitebotError):
@@ -93,6 +94,7 @@ class Refresher:
         self.rounds = 0  # scheduled rounds completed, for whoever watches the schedule
 
     def busy(self, library: RefreshingLibrary) -> bool:
+        """Whether a refresh or reindex of this library is running."""
         return self._locks[library.name].locked()
 
     async def refresh(self, library: RefreshingLibrary) -> RefreshResult:

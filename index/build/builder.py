@@ -44,6 +44,7 @@ class BuildReport:
     switched: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as `--json` prints it."""
         return asdict(self)
 
 

@@ -158,9 +158,11 @@ class GenerationFiles:
         return bytes(buf[start : int(ends[row])]).decode("utf-8")
 
     def text(self, row: int) -> str:
+        """A row's passage text."""
         return self._slice(self._texts, self._text_ends, row)
 
     def metadata(self, row: int) -> dict[str, Any]:
+        """A row's metadata, as stored."""
         meta: dict[str, Any] = json.loads(self._slice(self._metas, self._meta_ends, row))
         return meta
 
@@ -172,6 +174,7 @@ class GenerationFiles:
         return dict(zip(self.ids, json.loads(f"[{body.replace(chr(10), ',')}]"), strict=True))
 
     def rows_of_article(self, number: int) -> range:
+        """The rows of an article (by its number in the files)."""
         start = int(self._article_ends[number - 1]) if number else 0
         return range(start, int(self._article_ends[number]))
 
@@ -181,6 +184,7 @@ class GenerationFiles:
         return np.asarray(self._shingles[start : int(self._shingle_ends[number])])
 
     def tokens(self, row: int) -> list[str]:
+        """A row's keyword terms, as the build stemmed them."""
         start = int(self._token_ends[row - 1]) if row else 0
         return [self.terms[t] for t in self._tokens[start : int(self._token_ends[row])]]
 
@@ -406,6 +410,7 @@ class FilesWriter:
         return bm25
 
     def in_memory(self) -> GenerationFiles:
+        """The records added so far as files held in memory (for a store with no files folder)."""
         arrays = self._arrays()
         bm25 = self._bm25(arrays.pop("token_lists")) if arrays["ids"] else None
         return GenerationFiles(arrays, bm25)

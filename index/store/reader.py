@@ -42,6 +42,7 @@ class Passage:
 
     @property
     def provenance(self) -> Provenance:
+        """The chunk's provenance, read from its flat metadata."""
         return Provenance.from_metadata(self.metadata)
 
 
@@ -127,6 +128,7 @@ class GenerationReader:
         return out
 
     def count(self) -> int:
+        """How many chunks the generation holds."""
         return int(self._collection.count())
 
 
@@ -160,21 +162,27 @@ class IndexReader:
     # one-off reads of the live generation (tools, tests)
     @property
     def generation(self) -> str:
+        """The live generation's name."""
         return self.live.generation
 
     def passages(self) -> list[Passage]:
+        """Every stored chunk of the live generation."""
         return self.live.passages()
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Passage, float]]:
+        """The k nearest chunks of the live generation (see `GenerationReader`)."""
         return self.live.dense_search(vector, k)
 
     def nearest_ids(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Ids and similarities of the k nearest chunks of the live generation."""
         return self.live.nearest_ids(vector, k)
 
     def embeddings(self, ids: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Stored vectors of the live generation, by id."""
         return self.live.embeddings(ids)
 
     def count(self) -> int:
+        """How many chunks the live generation holds."""
         return self.live.count()
 
 
