@@ -113,7 +113,7 @@ class AdminCog(commands.Cog):
     async def _reindex(self, interaction: discord.Interaction, library: Library) -> None:
         # the same as a scheduled refresh: fetch the feeds, build, switch
         result = await self.bot.refresher.refresh(library)
-        log.info("reindex of library %s done: %s", library.name, result.build)
+        log.info("reindex of library %s done: %s", library.name, result.build.as_dict())
         summary = reindex_summary(result.build, result.fetch)
         try:
             await interaction.followup.send(summary, allowed_mentions=NO_PINGS)

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.serving.conversation import AnswerLog, AnswerSource, ConversationService
 from bot.serving.ratelimit import RateLimiter
 from index.build.embeddings import Embedder
 from index.library_config import LibraryConfig
 from index.settings import AnsweringSettings, IndexSettings
+
+if TYPE_CHECKING:
+    from index.build.builder import BuildReport
 
 
 class LibraryPipeline(AnswerSource, Protocol):
@@ -25,7 +28,7 @@ class LibraryPipeline(AnswerSource, Protocol):
     def sources(self) -> list[Any]:
         """The indexed articles."""
 
-    def reindex(self, sources: Sequence[Path] | None = None) -> dict:
+    def reindex(self, sources: Sequence[Path] | None = None) -> BuildReport:
         """Build incrementally from `sources`, then answer from the new index; the report."""
 
 
@@ -56,7 +59,7 @@ class Library:
         """Its indexed articles (blocking)."""
         return self.pipeline.sources()
 
-    def reindex(self) -> dict:
+    def reindex(self) -> BuildReport:
         """Rebuild this library's index alone from its folders and what its feeds fetched,
         then answer from it (blocking)."""
         from index.ingest.feeds import build_roots
