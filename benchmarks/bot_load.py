@@ -89,12 +89,13 @@ async def load(settings, pipeline, questions: list[str]) -> dict:
     """Ask every question at once, each from its own member; wait until all are answered."""
     import simcord
 
-    from bot.discord.client import Citebot
+    from bot.discord.app import make_bot, open_libraries
     from bot.serving.feedback import FeedbackLog
     from index.library_config import implicit_library
 
     shelf = [(implicit_library(settings.index, settings.fetching), pipeline)]
-    bot = Citebot(settings.discord, shelf, FeedbackLog(settings.feedback_db))
+    feedback = FeedbackLog(settings.feedback_db)
+    bot = make_bot(settings.discord, open_libraries(settings.discord, shelf, feedback), feedback)
     async with simcord.run(bot, settle_timeout=600) as env:
         guild = env.create_guild("Load")
         channel = guild.create_text_channel("general")

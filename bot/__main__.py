@@ -1,3 +1,5 @@
+"""`python -m bot`: runs the bot (`citebot run`)."""
+
 import sys
 
 from bot.cli import main

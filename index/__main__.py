@@ -1,3 +1,5 @@
+"""`python -m index`: the index CLI (`citebot-index`)."""
+
 import sys
 
 from index.cli import main

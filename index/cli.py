@@ -7,7 +7,9 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
@@ -16,6 +18,9 @@ from index.errors import CitebotError
 from index.library_config import LibraryConfig, choose_library, load_libraries
 from index.logs import setup_logging
 from index.settings import FeedSettings, IndexSettings, Settings
+
+if TYPE_CHECKING:
+    from index.build.builder import BuildReport
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +108,7 @@ def run_build(
     feeds: Sequence[str] = (),
     urls: Sequence[str] = (),
     with_fetched: bool = True,
-) -> dict:
+) -> BuildReport:
     """Fetch the feeds, load the model and build; shared by `citebot-index build` and the
     quick start. The build reads `sources` (default ARTICLES_DIR) and FETCHED_DIR together;
     its report gets the fetch's as `fetch` when anything was fetched, and the folders read as
@@ -128,11 +133,8 @@ def run_build(
     roots = build_roots(index, fetching, sources, with_fetched)
     with progress_bar(show) as update, _skips_in_the_summary():
         report = build_index(index, embedder, roots, full=full, progress=update)
-    result = report.as_dict()
-    result["roots"] = [str(root) for root in roots]
-    if fetched is not None:
-        result["fetch"] = fetched
-    return result
+    report = replace(report, roots=tuple(str(root) for root in roots))
+    return report if fetched is None else replace(report, fetch=fetched)
 
 
 def format_fetch(f: dict) -> list[str]:
@@ -150,18 +152,19 @@ def format_fetch(f: dict) -> list[str]:
     return [head, *(f"  {line}" for line in report_lines(f))]
 
 
-def format_summary(r: dict) -> str:
-    lines = format_fetch(r["fetch"]) if r.get("fetch") else []
+def format_summary(r: BuildReport) -> str:
+    """A build's report for people: the fetch, the counts, the files skipped."""
+    lines = format_fetch(r.fetch) if r.fetch else []
     lines += [
-        f"{r['articles']} articles, {r['chunks']} chunks: {r['embedded']} embedded, "
-        f"{r['unchanged']} unchanged, {r['removed']} removed in {r['seconds']:.1f} s"
-        + ("" if r["switched"] else " (index already up to date)"),
+        f"{r.articles} articles, {r.chunks} chunks: {r.embedded} embedded, "
+        f"{r.unchanged} unchanged, {r.removed} removed in {r.seconds:.1f} s"
+        + ("" if r.switched else " (index already up to date)"),
     ]
-    if r.get("roots"):
-        lines.append(f"read {', '.join(r['roots'])}")
-    if r["skipped_files"]:
-        lines.append(f"skipped {len(r['skipped_files'])}:")
-        lines += [f"  {s['file']}: {s['reason']}" for s in r["skipped_files"]]
+    if r.roots:
+        lines.append(f"read {', '.join(r.roots)}")
+    if r.skipped_files:
+        lines.append(f"skipped {len(r.skipped_files)}:")
+        lines += [f"  {s['file']}: {s['reason']}" for s in r.skipped_files]
     return "\n".join(lines)
 
 
@@ -188,10 +191,19 @@ def chosen_libraries(settings: Settings, name: str | None) -> list[LibraryConfig
 def per_library(libraries: list[LibraryConfig], results: list, as_json: bool, line) -> str:
     """One result as today without a libraries file; else one per library, by name."""
     if libraries[0].implicit:
-        return json.dumps(results[0]) if as_json else line(results[0])
+        return json.dumps(_as_json(results[0])) if as_json else line(results[0])
     if as_json:
-        return json.dumps({lib.name: r for lib, r in zip(libraries, results, strict=True)})
+        return json.dumps(
+            {lib.name: _as_json(r) for lib, r in zip(libraries, results, strict=True)}
+        )
     return "\n".join(f"{lib.name}: {line(r)}" for lib, r in zip(libraries, results, strict=True))
+
+
+def _as_json(result: Any) -> Any:
+    """A build's report as `--json` prints it; other results are JSON already."""
+    from index.build.builder import BuildReport  # the store's client: not for every command
+
+    return result.as_dict() if isinstance(result, BuildReport) else result
 
 
 @cli.command()
@@ -275,6 +287,7 @@ def build(
 
 
 def format_stats(s: dict) -> str:
+    """The live index's statistics for people."""
     if not s["built"]:
         return f"no index {s['collection']!r} yet in {s['where']}: run `citebot-index build`"
     return (

@@ -221,18 +221,22 @@ class Settings(BaseSettings):
 
     @property
     def index(self) -> IndexSettings:
+        """The settings of the index and its build."""
         return self._section(IndexSettings)
 
     @property
     def fetching(self) -> FeedSettings:
+        """The settings of fetching feeds."""
         return self._section(FeedSettings)
 
     @property
     def answering(self) -> AnsweringSettings:
+        """The settings of answering."""
         return self._section(AnsweringSettings)
 
     @property
     def discord(self) -> DiscordSettings:
+        """The settings of the Discord bot."""
         return self._section(DiscordSettings)
 
     def _section(self, cls: type[S]) -> S:

@@ -58,4 +58,5 @@ class Answer:
     relevance_threshold: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The answer as JSON-ready data (the eval's and `--json`'s form)."""
         return asdict(self) | {"citations": [c.as_dict() for c in self.citations]}

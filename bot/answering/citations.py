@@ -85,11 +85,14 @@ class DroppedClaim:
     score: float | None = None  # the verifier's probability of support, where it judged
 
     def as_dict(self) -> dict:
+        """The citation as JSON-ready data."""
         return asdict(self)
 
 
 @dataclass
 class Checked:
+    """An answer after the citation check: its text, the citations kept, the claims dropped."""
+
     text: str
     citations: list[Citation]
     refused: bool

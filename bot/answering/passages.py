@@ -22,6 +22,7 @@ class NumberedPassage(HasProvenance):
     also_in: tuple[str, ...] = ()  # the other outlets that ran this story (wire copies)
 
     def as_context(self) -> dict:
+        """What the answer's context lists of this passage (the eval and `--json`)."""
         return {
             "number": self.number,
             "chunk_id": self.chunk_id,

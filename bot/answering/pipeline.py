@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.answering.answer import Answer
 from bot.answering.answerers import AnswererContext, make_answerer
@@ -21,6 +21,9 @@ from index.build.embeddings import Embedder, embedder_from_settings
 from index.settings import AnsweringSettings, IndexSettings
 from index.store import open_index
 
+if TYPE_CHECKING:
+    from index.build.builder import BuildReport
+
 log = logging.getLogger(__name__)
 
 # how often a question first checks whether a build elsewhere switched the live index
@@ -29,6 +32,8 @@ POINTER_CHECK_SECONDS = 15.0
 
 @dataclass(frozen=True)
 class ArticleInfo:
+    """One indexed article as `/sources` lists it."""
+
     title: str
     url: str
     source: str
@@ -127,18 +132,19 @@ class Pipeline:
             infos.append(ArticleInfo(prov.title, prov.url, prov.source, count, prov.date))
         return sorted(infos, key=lambda a: a.title.casefold())
 
-    def reindex(self, sources: Sequence[Path] | None = None) -> dict:
+    def reindex(self, sources: Sequence[Path] | None = None) -> BuildReport:
         """Run the incremental build of `sources` (default ARTICLES_DIR; a library's folders),
         then answer from the new index; returns the report."""
         from index.build.builder import build_index
 
         with self._reindex_lock:
-            report = build_index(self.index_settings, self.embedder, sources or None).as_dict()
+            report = build_index(self.index_settings, self.embedder, sources or None)
             self.index.refresh()
             return report
 
 
 def load_default_embedder(settings: IndexSettings) -> Embedder:
+    """The embedding model the index settings name."""
     return embedder_from_settings(settings)
 
 

@@ -85,14 +85,17 @@ class KeywordIndex:
             yield self.passage(rows.start), len(rows)
 
     def passage(self, row: int) -> Passage:
+        """The passage of a row of the generation's files."""
         files = self.files
         return Passage(files.ids[row], files.text(row), files.metadata(row))
 
     def by_id(self, chunk_id: str) -> Passage | None:
+        """The passage of a chunk id; None when the generation has no such chunk."""
         row = self.files.row_of.get(chunk_id)
         return None if row is None else self.passage(row)
 
     def day(self, article_id: str) -> date | None:
+        """The day an article was published; None when undated."""
         number = self.files.article_number.get(article_id)
         ordinal = int(self.files.article_days[number]) if number is not None else 0
         return date.fromordinal(ordinal) if ordinal else None
@@ -133,6 +136,7 @@ class KeywordIndex:
         return out
 
     def published_after(self, article_id: str, as_of: date) -> bool:
+        """Whether the article is dated after `as_of`."""
         d = self.day(article_id)
         return d is not None and d > as_of
 
@@ -148,6 +152,7 @@ class KeywordIndex:
         return found
 
     def search(self, query: str, k: int) -> list[tuple[Passage, float]]:
+        """The k best passages for a query by BM25, with their scores."""
         terms = content_terms(query)
         if not terms:
             return []
@@ -172,6 +177,7 @@ class Snapshot:
 
     @property
     def generation(self) -> str:
+        """The generation this snapshot reads."""
         return self.reader.generation
 
     @property
@@ -184,9 +190,11 @@ class Snapshot:
         return list(self.keyword.passages)
 
     def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term in this generation."""
         return self.keyword.idf(term)
 
     def stored_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of some chunks, by id."""
         return self.reader.embeddings(chunk_ids)
 
 
@@ -500,7 +508,9 @@ class LCEmbeddings(Embeddings):
         self.embedder = embedder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """The texts' vectors, as LangChain's `Embeddings` gives them."""
         return self.embedder.embed(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
+        """One query's vector, as LangChain's `Embeddings` gives it."""
         return self.embedder.embed([text])[0].tolist()

@@ -45,4 +45,5 @@ def split_hyphenated(text: str) -> str:
 
 
 def has_words(text: str) -> bool:
+    """Whether the text holds a letter or a digit."""
     return bool(re.search(r"[^\W_]", text))

@@ -95,6 +95,7 @@ class VerifierCard:
 
     @classmethod
     def load(cls, folder: Path) -> VerifierCard:
+        """The card shipped beside the model (`verifier.json`)."""
         raw = json.loads((folder / "verifier.json").read_text())
         return cls(
             threshold=float(raw["threshold"]),
@@ -130,6 +131,7 @@ class ClaimVerifier:
         self._lock = threading.Lock()  # Tokenizer's truncation settings are shared state
 
     def budget_chars(self, claim: str) -> int:
+        """How many characters of passage fit beside this claim in the model's window."""
         claim_tokens = len(self._tok.encode(claim, add_special_tokens=False).ids)
         # ~4.2 characters a word piece in news text; the tokenizer cuts whatever is left over
         return max(200, int((self.card.max_tokens - claim_tokens - 3) * 4.2))

@@ -38,6 +38,7 @@ def shingles(passages: Iterable[Passage]) -> frozenset[int]:
 
 
 def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    """The Jaccard similarity of two shingle sets (0 when either is empty)."""
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
@@ -50,4 +51,5 @@ def outlet(p: Passage) -> str:
 
 
 def is_copy(a: frozenset[int], b: frozenset[int], threshold: float = WIRE_JACCARD) -> bool:
+    """Whether two articles' shingles say they are one wire story."""
     return a == b or jaccard(a, b) >= threshold

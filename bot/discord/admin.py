@@ -42,6 +42,8 @@ def reindex_role_id(setting: str | None) -> int | None:
 
 
 class AdminCog(commands.Cog):
+    """`/reindex` for the operator, in the admin servers."""
+
     def __init__(self, bot: Citebot) -> None:
         self.bot = bot
         # one reindex at a time per library; libraries have separate indexes and locks
@@ -49,9 +51,11 @@ class AdminCog(commands.Cog):
 
     @property
     def role_id(self) -> int | None:
+        """The REINDEX_ROLE's id; None when unset or not an id."""
         return reindex_role_id(self.bot.settings.reindex_role)
 
     async def cog_load(self) -> None:
+        """Warn once when REINDEX_ROLE is set to something that is not a role id."""
         role = self.bot.settings.reindex_role
         if self.role_id is not None and self.role_id in self.bot.admin_guilds():
             log.warning(
@@ -70,6 +74,7 @@ class AdminCog(commands.Cog):
             )
 
     async def cog_unload(self) -> None:
+        """Stop the reindexes still running."""
         for task in self._running.values():
             task.cancel()
 
@@ -165,7 +170,7 @@ class AdminCog(commands.Cog):
     async def _reindex(self, interaction: discord.Interaction, library: Library) -> None:
         # the same as a scheduled refresh: fetch the feeds, build, switch
         result = await self.bot.refresher.refresh(library)
-        log.info("reindex of library %s done: %s", library.name, result.build)
+        log.info("reindex of library %s done: %s", library.name, result.build.as_dict())
         summary = reindex_summary(result.build, result.fetch)
         try:
             await interaction.followup.send(summary, allowed_mentions=NO_PINGS)

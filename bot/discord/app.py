@@ -11,8 +11,10 @@ import signal
 import aiohttp
 import discord
 
-from bot.discord.client import Citebot, ShardedCitebot, Shelf
+from bot.discord.client import MAX_QUESTION_CHARS, Citebot, ShardedCitebot, Shelf
 from bot.serving.feedback import FeedbackLog
+from bot.serving.libraries import Libraries
+from bot.serving.refresh import Refresher
 from index.errors import CitebotError, ConfigError
 from index.library_config import load_libraries
 from index.settings import DiscordSettings, Settings
@@ -36,18 +38,40 @@ class DiscordUnreachableError(CitebotError):
     """Discord's API could not be reached at start, even after a few tries."""
 
 
-def make_bot(settings: DiscordSettings, libraries: Shelf, feedback: FeedbackLog) -> Citebot:
-    """One gateway connection by default; shards when `DISCORD_SHARDS` is set."""
-    shards = settings.discord_shards
-    if shards is None:
-        return Citebot(settings, libraries, feedback)
-    return ShardedCitebot(
-        settings,
-        libraries,
+def open_libraries(settings: DiscordSettings, shelf: Shelf, feedback: FeedbackLog) -> Libraries:
+    """A conversation core per library, over the one answer log and one rate limit.
+
+    Their thread pools keep model work and logging off the event loop (and apart from
+    aiohttp's DNS, which uses the loop's default executor); `Libraries.close` ends them.
+    """
+    return Libraries.open(
+        shelf,
         feedback,
-        shard_count=None if shards == "auto" else shards,
-        shard_ids=settings.discord_shard_ids or None,
+        max_question_chars=MAX_QUESTION_CHARS,
+        rate_limit_per_minute=settings.rate_limit_per_minute,
     )
+
+
+def make_bot(settings: DiscordSettings, libraries: Libraries, feedback: FeedbackLog) -> Citebot:
+    """The bot over these services, with its refresher; one gateway connection by default,
+    shards when `DISCORD_SHARDS` is set."""
+    refresher = Refresher(libraries)
+    shards = settings.discord_shards
+    bot = (
+        Citebot(settings, libraries=libraries, refresher=refresher, feedback=feedback)
+        if shards is None
+        else ShardedCitebot(
+            settings,
+            libraries=libraries,
+            refresher=refresher,
+            feedback=feedback,
+            shard_count=None if shards == "auto" else shards,
+            shard_ids=settings.discord_shard_ids or None,
+        )
+    )
+    # a refresh that added articles is said in ANNOUNCE_CHANNEL, through this bot
+    refresher.announce = bot.announce
+    return bot
 
 
 def require_token(settings: DiscordSettings) -> str:
@@ -58,7 +82,7 @@ def require_token(settings: DiscordSettings) -> str:
     return token
 
 
-async def run_bot(settings: DiscordSettings, libraries: Shelf) -> None:
+async def run_bot(settings: DiscordSettings, shelf: Shelf) -> None:
     """Log in and serve Discord until the bot is closed or this task is cancelled.
 
     Logging in is tried again after each of `CONNECT_RETRY_DELAYS` while Discord cannot be
@@ -66,6 +90,13 @@ async def run_bot(settings: DiscordSettings, libraries: Shelf) -> None:
     """
     token = require_token(settings)
     feedback = FeedbackLog.from_settings(settings)
+    with contextlib.closing(open_libraries(settings, shelf, feedback)) as libraries:
+        await _log_in_and_serve(settings, token, libraries, feedback)
+
+
+async def _log_in_and_serve(
+    settings: DiscordSettings, token: str, libraries: Libraries, feedback: FeedbackLog
+) -> None:
     tries = len(CONNECT_RETRY_DELAYS) + 1
     for attempt, delay in enumerate((*CONNECT_RETRY_DELAYS, None), start=1):
         # a fresh bot each time: a failed login leaves discord.py's HTTP session half set up

@@ -51,6 +51,7 @@ class AskCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
+        """A question in a message that mentions the bot, or in one of its threads."""
         question = self._addressed(message)
         if question is None:
             return

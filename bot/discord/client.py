@@ -63,14 +63,17 @@ def bot_intents() -> discord.Intents:
 class Citebot(commands.Bot):
     """Answers questions about the articles; features live in cogs loaded in `setup_hook`.
 
-    `libraries` gives each configured library with its pipeline (without a libraries file,
-    the one implicit library, answering everywhere).
+    Its services are handed in (`bot.discord.app.make_bot` builds them): `libraries`, each
+    configured library open (without a libraries file, the one implicit library, answering
+    everywhere); `refresher`, which keeps them current; `feedback`, the answer and vote log.
     """
 
     def __init__(
         self,
         settings: DiscordSettings,
-        libraries: Shelf,
+        *,
+        libraries: Libraries,
+        refresher: Refresher,
         feedback: FeedbackLog,
         **options: Any,
     ) -> None:
@@ -85,24 +88,17 @@ class Citebot(commands.Bot):
             help_command=None,
             **options,
         )
-        self.settings = settings
-        self.feedback = feedback
-        # admission, history, answering and the log: the same core as every front end, one
-        # per library over one log and one rate limit; its thread pools keep model work and
-        # logging off the event loop (and apart from aiohttp's DNS, which uses the loop's
-        # default executor)
         if not libraries:
             raise TypeError("Citebot needs a library")
-        self.libraries = Libraries.open(
-            libraries,
-            feedback,
-            max_question_chars=MAX_QUESTION_CHARS,
-            rate_limit_per_minute=settings.rate_limit_per_minute,
-        )
+        self.settings = settings
+        self.feedback = feedback
+        # admission, history, answering and the log, one core per library (built and closed by
+        # whoever runs the bot: `bot.discord.app`)
+        self.libraries = libraries
         # votes need no library: every library's answers are in the one log
         self.conversations: ConversationService = next(iter(self.libraries)).conversations
         # scheduled refreshes and /reindex go through one refresher: never two of a library
-        self.refresher = Refresher(self.libraries, announce=self.announce)
+        self.refresher = refresher
         self._refreshing: asyncio.Task[None] | None = None
         self.tree.error(self._on_app_command_error)
 
@@ -114,6 +110,7 @@ class Citebot(commands.Bot):
         return [settings.discord_dev_guild] if settings.discord_dev_guild else []
 
     async def setup_hook(self) -> None:
+        """Load the cogs, sync the slash commands, start the scheduled refresh."""
         for name in EXTENSIONS:
             try:
                 await self.load_extension(name)
@@ -157,12 +154,13 @@ class Citebot(commands.Bot):
                 log.info("synced %d slash commands to guild %s", len(synced), guild_id)
 
     async def close(self) -> None:
+        """Stop the scheduled refresh, then log out."""
         if self._refreshing is not None:
             self._refreshing.cancel()
         await super().close()
-        self.libraries.close()
 
     async def on_ready(self) -> None:
+        """Log who the bot is and where."""
         me = self.user
         log.info("logged in as %s (id %s) in %d servers", me, me and me.id, len(self.guilds))
 
@@ -275,4 +273,5 @@ class ShardedCitebot(Citebot, commands.AutoShardedBot):
     """
 
     async def on_shard_ready(self, shard_id: int) -> None:
+        """Log each shard as it connects."""
         log.info("shard %d of %s ready", shard_id, self.shard_count)

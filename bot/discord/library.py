@@ -26,6 +26,8 @@ If the articles don't say, I say so rather than guess. Rate answers with ðŸ‘/ðŸ
 
 
 class LibraryCog(commands.Cog):
+    """What the library holds: `/sources`."""
+
     def __init__(self, bot: Citebot) -> None:
         self.bot = bot
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.answering.answer import Answer, Citation
 from index.text.sentences import sentence_spans
 from index.text.urls import safe_url
+
+if TYPE_CHECKING:
+    from index.build.builder import BuildReport
 
 # every message the bot sends: text from users or articles must never ping anyone
 NO_PINGS = discord.AllowedMentions.none()
@@ -256,15 +259,15 @@ def fetch_summary(fetch: dict[str, Any]) -> str:
     return text
 
 
-def reindex_summary(report: dict[str, Any], fetch: dict[str, Any] | None = None) -> str:
+def reindex_summary(report: BuildReport, fetch: dict[str, Any] | None = None) -> str:
     """One line on what a reindex did (and its fetch), and the files it had to skip."""
     r = report
     text = (
-        f"Reindex done: {r.get('articles', 0)} articles, {r.get('chunks', 0)} passages "
-        f"({r.get('embedded', 0)} new, {r.get('unchanged', 0)} unchanged, "
-        f"{r.get('removed', 0)} removed) in {float(r.get('seconds', 0)):.1f} s."
+        f"Reindex done: {r.articles} articles, {r.chunks} passages "
+        f"({r.embedded} new, {r.unchanged} unchanged, "
+        f"{r.removed} removed) in {float(r.seconds):.1f} s."
     )
-    skipped = r.get("skipped_files") or []
+    skipped = r.skipped_files
     if skipped:
         names = ", ".join(
             escape_text(str(s.get("file", s)) if isinstance(s, dict) else str(s))

@@ -39,9 +39,11 @@ class VoteButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> VoteButton:
+        """The button again from its custom id (after a restart)."""
         return cls(int(match["answer_id"]), match["vote"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Record the vote, whatever went wrong ending in a short reply."""
         client: Citebot = interaction.client
         await client.run_guarded(interaction, self._record(interaction))
 
@@ -79,6 +81,7 @@ class SourcesPager(discord.ui.View):
         self._sync()
 
     def content(self) -> str:
+        """The current page with its number."""
         return f"{self.pages[self.page]}\n-# Page {self.page + 1} of {len(self.pages)}"
 
     def _sync(self) -> None:
@@ -86,6 +89,7 @@ class SourcesPager(discord.ui.View):
         self.next.disabled = self.page == len(self.pages) - 1
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only who asked turns the pages."""
         if interaction.user.id == self.owner_id:
             return True
         await interaction.response.send_message(
@@ -102,13 +106,16 @@ class SourcesPager(discord.ui.View):
 
     @discord.ui.button(label="◀", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction, _button: discord.ui.Button) -> None:
+        """The page before."""
         await self._turn(interaction, -1)
 
     @discord.ui.button(label="▶", style=discord.ButtonStyle.secondary)
     async def next(self, interaction: discord.Interaction, _button: discord.ui.Button) -> None:
+        """The page after."""
         await self._turn(interaction, 1)
 
     async def on_timeout(self) -> None:
+        """Disable the buttons once nobody can turn the pages any more."""
         for item in self.children:
             if isinstance(item, discord.ui.Button):
                 item.disabled = True

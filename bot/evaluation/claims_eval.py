@@ -106,6 +106,8 @@ _CAP_RUN = re.compile(rf"(?<=[a-z,;] )({_NAME})(?!['’]?\w)")
 
 @dataclass(frozen=True)
 class Claim:
+    """A claim made from a corpus sentence: the kind of edit, its text and the sentence."""
+
     kind: str
     text: str
     sentence: str
@@ -162,6 +164,7 @@ class Pools:
 
     @classmethod
     def of(cls, chunks: list[Chunk], rng: random.Random) -> Pools:
+        """The names, places and phrases of the corpus that edits draw from."""
         names: set[str] = set()
         places: set[str] = set()
         phrases: list[str] = []
@@ -254,6 +257,7 @@ def reword_attribution(s: str, _p: str, _rng: random.Random, _pools: Pools) -> s
 
 
 def reword_said(s: str, _p: str, _rng: random.Random, _pools: Pools) -> str | None:
+    """A rewording: "said" as "stated" (still supported)."""
     return _sub_outside(
         r"\b(said|says)\b", lambda m: {"said": "stated", "says": "states"}[m[1]], s, count=1
     )
@@ -263,7 +267,7 @@ _LEADING = r"In|On|At|During|By|Since|After|Before|Last|This|Earlier|Later|Until
 
 
 def reword_move_phrase(s: str, _p: str, _rng: random.Random, _pools: Pools) -> str | None:
-    """ "In 2022, A did B." → "A did B in 2022." """
+    """A leading phrase moved to the end: "In 2022, A did B." → "A did B in 2022."."""
     m = re.match(rf"^((?:{_LEADING}) [^,\"“”]{{2,50}}), (.{{15,}}?)([.!])$", s)
     if not m or any(b >= len(s) - 2 for _, b in quote_spans(s)):
         return None  # a sentence that ends inside a quotation can't take the phrase at its end
@@ -391,6 +395,7 @@ _BARE = (
 
 
 def change_number(s: str, p: str, rng: random.Random, _pools: Pools) -> str | None:
+    """A number of the sentence changed to one the passage does not state."""
     spots = [m for m in re.finditer(_BARE, s) if not re.fullmatch(_YEAR, m[0])]
     words = [m for m in re.finditer(rf"\b(?:{'|'.join(_WORD_NUMBERS)})\b", s)]
     if not spots and not words:
@@ -408,6 +413,7 @@ def change_number(s: str, p: str, rng: random.Random, _pools: Pools) -> str | No
 
 
 def change_date(s: str, p: str, rng: random.Random, _pools: Pools) -> str | None:
+    """A year or date of the sentence changed to one the passage does not state."""
     spots: list[tuple[re.Match, str]] = []
     have = stated_values(p)
     for m in re.finditer(_YEAR, s):
@@ -436,6 +442,7 @@ _AMOUNT = re.compile(
 
 
 def change_amount(s: str, p: str, rng: random.Random, _pools: Pools) -> str | None:
+    """An amount of money or a percentage of the sentence changed."""
     spots = [m for m in _AMOUNT.finditer(s) if _outside(s, m.start(), m.end())]
     if not spots:
         return None
@@ -487,10 +494,12 @@ def _swap_name(s: str, p: str, rng: random.Random, pool: list[str], place: bool)
 
 
 def change_name(s: str, p: str, rng: random.Random, pools: Pools) -> str | None:
+    """A person's name swapped for another name of the corpus."""
     return _swap_name(s, p, rng, pools.names, place=False)
 
 
 def change_place(s: str, p: str, rng: random.Random, pools: Pools) -> str | None:
+    """A place swapped for another place of the corpus."""
     return _swap_name(s, p, rng, pools.places, place=True)
 
 
@@ -503,6 +512,7 @@ _NEGATED = re.compile(
 
 
 def insert_negation(s: str, _p: str, rng: random.Random, _pools: Pools) -> str | None:
+    """A "not" put after an auxiliary verb."""
     spots = [
         (m.end(), " not")
         for m in re.finditer(_AUX + r"(?= [a-z])(?! not\b| never\b| no\b)", s)
@@ -522,6 +532,7 @@ def insert_negation(s: str, _p: str, rng: random.Random, _pools: Pools) -> str |
 
 
 def remove_negation(s: str, _p: str, rng: random.Random, _pools: Pools) -> str | None:
+    """A negation taken out ("cannot" → "can")."""
     table = [
         (r"\b(can)(?:not|'t|’t)\b", r"\1"),
         (r"\b(wo)n['’]t\b", "will"),

@@ -28,6 +28,7 @@ KS = (1, 5, 10)
 
 
 def load_questions(path: Path, limit: int | None) -> list[dict[str, Any]]:
+    """The questions of a JSONL file, the first `limit` of them when given."""
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return rows[:limit] if limit else rows
 
@@ -60,6 +61,7 @@ def eval_settings(settings: IndexSettings, corpus: Path) -> IndexSettings:
 
 
 def retrieval_metrics(ranked: list[str], gold: set[str], bearing: set[str] | None) -> dict:
+    """Recall@k and MRR@10 of a ranking against the gold articles (and the bearing ones)."""
     m = {f"recall@{k}": float(bool(gold & set(ranked[:k]))) for k in KS}
     rr = next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if d in gold), 0.0)
     m["mrr@10"] = rr

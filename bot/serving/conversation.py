@@ -38,7 +38,8 @@ class AnswerSource(Protocol):
 
     def answer(
         self, question: str, history: Sequence[tuple[str, str]] = (), as_of: date | None = None
-    ) -> Answer: ...
+    ) -> Answer:
+        """The answer to a clean question, given the conversation so far (blocking)."""
 
 
 class AnswerLog(Protocol):
@@ -52,9 +53,14 @@ class AnswerLog(Protocol):
         private: bool = False,
         library: str = "",
         /,
-    ) -> int: ...
-    def thread_history(self, conversation: Hashable, turns: int = HISTORY_TURNS, /) -> History: ...
-    def vote(self, answer_id: int, user_id: Hashable, vote: int, /) -> int | None: ...
+    ) -> int:
+        """Keep an answer (of the named library); returns its id, for the votes."""
+
+    def thread_history(self, conversation: Hashable, turns: int = HISTORY_TURNS, /) -> History:
+        """The last turns of a conversation, (question, answer), oldest first."""
+
+    def vote(self, answer_id: int, user_id: Hashable, vote: int, /) -> int | None:
+        """Record a vote; returns the voter's previous vote on that answer, if any."""
 
 
 @dataclass(frozen=True)
@@ -80,11 +86,13 @@ class MemoryLog:
         private: bool = False,
         library: str = "",
     ) -> int:
+        """Keep an answer; returns its id, for the votes."""
         with self._lock:
             self.answers.append((answer, conversation, private))
             return len(self.answers)
 
     def thread_history(self, conversation: Hashable, turns: int = HISTORY_TURNS) -> History:
+        """The last turns of a conversation, (question, answer), oldest first."""
         with self._lock:
             mine = [
                 (a.question, a.text)
@@ -94,6 +102,7 @@ class MemoryLog:
         return mine[-turns:] if turns else []
 
     def vote(self, answer_id: int, user_id: Hashable, vote: int) -> int | None:
+        """Record a vote; returns the voter's previous vote on that answer, if any."""
         if not 1 <= answer_id <= len(self.answers):
             raise KeyError(answer_id)
         with self._lock:
@@ -206,6 +215,7 @@ class ConversationService:
         return await self._in(self.log_pool, self.log.vote, answer_id, voter, vote)
 
     def close(self) -> None:
+        """Stop the thread pools (work still queued is dropped)."""
         self.answer_pool.shutdown(wait=False, cancel_futures=True)
         self.log_pool.shutdown(wait=False, cancel_futures=True)
 

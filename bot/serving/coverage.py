@@ -80,12 +80,16 @@ class RefusalGroup:
 
 @dataclass
 class Claim:
+    """A claim of a logged answer and the citation numbers it carries."""
+
     text: str
     sources: list[int]
 
 
 @dataclass
 class Source:
+    """A citation of a logged answer: its number, article title and url."""
+
     number: int
     title: str
     url: str
@@ -107,6 +111,8 @@ class DownVoted:
 
 @dataclass
 class DroppedClaim:
+    """A claim the check dropped from a logged answer, and the rule that did."""
+
     claim: str
     rule: str
     detail: str
@@ -143,6 +149,8 @@ class _Rates:
 
 @dataclass
 class Day(_Rates):
+    """One day of the log: questions, answers, refusals and votes."""
+
     day: str
     questions: int = 0
     answered: int = 0
@@ -153,6 +161,8 @@ class Day(_Rates):
 
 @dataclass
 class Cited:
+    """An article or feed and how often answers cited it."""
+
     name: str
     url: str
     count: int
@@ -203,6 +213,7 @@ class CoverageReport(_Rates):
     feed_problems: list[FeedProblem] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as `--json` prints it, its rates rounded."""
         out = asdict(self)
         out["answer_rate"] = round(self.answer_rate, 4)
         out["refusal_rate"] = round(self.refusal_rate, 4)

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.serving.conversation import AnswerLog, AnswerSource, ConversationService
 from bot.serving.ratelimit import RateLimiter
 from index.build.embeddings import Embedder
 from index.library_config import LibraryConfig
 from index.settings import AnsweringSettings, IndexSettings
+
+if TYPE_CHECKING:
+    from index.build.builder import BuildReport
 
 
 class LibraryPipeline(AnswerSource, Protocol):
@@ -25,8 +28,11 @@ class LibraryPipeline(AnswerSource, Protocol):
     # the library's embedding model: the coverage report groups refused questions with it
     embedder: Embedder
 
-    def sources(self) -> list[Any]: ...
-    def reindex(self, sources: Sequence[Path] | None = None) -> dict: ...
+    def sources(self) -> list[Any]:
+        """The indexed articles."""
+
+    def reindex(self, sources: Sequence[Path] | None = None) -> BuildReport:
+        """Build incrementally from `sources`, then answer from the new index; the report."""
 
 
 @dataclass
@@ -39,21 +45,24 @@ class Library:
 
     @property
     def name(self) -> str:
+        """The library's name, as `libraries.toml` gives it."""
         return self.config.name
 
     @property
     def guilds(self) -> frozenset[int]:
+        """The servers this library answers in."""
         return self.config.guilds
 
     @property
     def channels(self) -> frozenset[int]:
+        """The channels this library answers in."""
         return self.config.channels
 
     def sources(self) -> list[Any]:
         """Its indexed articles (blocking)."""
         return self.pipeline.sources()
 
-    def reindex(self) -> dict:
+    def reindex(self) -> BuildReport:
         """Rebuild this library's index alone from its folders and what its feeds fetched,
         then answer from it (blocking)."""
         from index.ingest.feeds import build_roots
@@ -124,6 +133,7 @@ class Libraries:
         return self.default
 
     def close(self) -> None:
+        """Close every library's conversation core."""
         for library in self._all:
             library.conversations.close()
 

@@ -14,12 +14,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from index.errors import BuildConflictError, CitebotError
 from index.ingest.feeds import build_roots, fetch_sources_async
 from index.library_config import LibraryConfig
 from index.settings import FeedSettings
+
+if TYPE_CHECKING:
+    from index.build.builder import BuildReport
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +34,11 @@ class RefreshingLibrary(Protocol):
     """What a refresh needs of `bot.serving.libraries.Library`."""
 
     config: LibraryConfig
-    pipeline: Any  # `reindex(sources) -> dict`, blocking
+    pipeline: Any  # `reindex(sources) -> BuildReport`, blocking
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The library's name."""
 
 
 class RefreshBusyError(CitebotError):
@@ -47,7 +51,7 @@ class RefreshResult:
 
     library: str
     fetch: dict[str, Any] | None
-    build: dict[str, Any]
+    build: BuildReport
 
     @property
     def added(self) -> int:
@@ -60,7 +64,7 @@ class RefreshResult:
         where = f"{self.library}: " if named else ""
         return (
             f"{where}{self.added} new article{'s' if self.added != 1 else ''} from the feeds; "
-            f"{b.get('articles', 0)} articles, {b.get('chunks', 0)} passages indexed."
+            f"{b.articles} articles, {b.chunks} passages indexed."
         )
 
 
@@ -93,6 +97,7 @@ class Refresher:
         self.rounds = 0  # scheduled rounds completed, for whoever watches the schedule
 
     def busy(self, library: RefreshingLibrary) -> bool:
+        """Whether a refresh or reindex of this library is running."""
         return self._locks[library.name].locked()
 
     async def refresh(self, library: RefreshingLibrary) -> RefreshResult:

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,12 @@ READING_VERSION = 1
 LATE_CHUNKING = "mean-pooled-v1"  # how sentence vectors are made: bump when that changes
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildReport:
-    """What a build did; `--json` prints exactly this."""
+    """What a build did, and the fetch before it when there was one (the CLI's build).
+
+    Every front end renders it from these fields; `as_dict()` is its `--json` form.
+    """
 
     articles: int = 0
     chunks: int = 0
@@ -42,9 +45,25 @@ class BuildReport:
     seconds: float = 0.0
     collection: str = ""
     switched: bool = False
+    # the folders the CLI's build read; () for a build the bot ran
+    roots: tuple[str, ...] = ()
+    # the fetch's report (`FetchReport.as_dict()`, or `{"error": ...}`); None: none ran
+    fetch: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The report as `--json` prints it (`roots` and `fetch` last, each only when given)."""
+        out = asdict(self)
+        if out["roots"]:
+            out["roots"] = list(out["roots"])
+        else:
+            del out["roots"]
+        if out["fetch"] is None:
+            del out["fetch"]
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        """A field by name, as the dict this report replaced was read (`report["chunks"]`)."""
+        return self.as_dict()[key]
 
 
 def index_signature(settings: IndexSettings, embedder: Embedder) -> dict[str, Any]:
@@ -186,8 +205,7 @@ def build_index(
     manifest = source_manifest(roots, settings, signature)
     store = IndexStore.open(settings)
     if not full and (unchanged := _unchanged(store, manifest, lease_seconds)) is not None:
-        unchanged.seconds = round(time.perf_counter() - t0, 3)
-        return unchanged
+        return replace(unchanged, seconds=round(time.perf_counter() - t0, 3))
     parsed = load_articles(roots, settings.max_article_chars)
     if not parsed.articles:
         raise CitebotError(
@@ -197,8 +215,7 @@ def build_index(
         )
     with store.build(signature, full, lease_seconds) as build:
         report = _build(build, settings, embedder, parsed, progress, manifest)
-    report.seconds = round(time.perf_counter() - t0, 3)
-    return report
+    return replace(report, seconds=round(time.perf_counter() - t0, 3))
 
 
 def _build(
@@ -213,15 +230,18 @@ def _build(
     index when nothing changed. `manifest` is recorded with what the build leaves live."""
     live = build.live_metadata
     carried, chunks, records = _cut(build, settings, embedder, parsed)
-    report = BuildReport(articles=len(parsed.articles), skipped_files=parsed.skipped)
     kept = {live[cid]["article_id"] for cid in carried} - {a.id for a in parsed.articles}
-    report.chunks = len(records) + len(carried)
-    report.articles += len(kept)
-    # every chunk is embedded or unchanged (its vector stored already: in the live generation,
-    # or in an earlier one when removed articles come back), and removed counts the live
-    # chunks that are gone, so that the summary's counts add up
-    report.unchanged = report.chunks
-    report.removed = len(live.keys() - records.keys() - set(carried))
+    n_chunks = len(records) + len(carried)
+    report = BuildReport(
+        articles=len(parsed.articles) + len(kept),
+        chunks=n_chunks,
+        # every chunk is embedded or unchanged (its vector stored already: in the live
+        # generation, or in an earlier one when removed articles come back), and removed counts
+        # the live chunks that are gone, so that the summary's counts add up
+        unchanged=n_chunks,
+        removed=len(live.keys() - records.keys() - set(carried)),
+        skipped_files=parsed.skipped,
+    )
     # same chunks and same provenance (a date or an offset may change with the same text)
     if (
         build.has_live
@@ -230,24 +250,22 @@ def _build(
     ):
         # an interrupted build of a change since undone leaves a generation behind
         build.keep_live(_with_report(manifest, report))
-        report.collection = build.live_name or ""
-        return report  # the report says "up to date"; a log line would say it twice
+        # the report says "up to date"; a log line would say it twice
+        return replace(report, collection=build.live_name or "")
 
     try:
         gen = build.create()
         build.carry(carried)
         build.reuse(records)
         todo = [c for c in chunks if not build.has_vector(c.id)]
-        report.embedded = len(todo)
-        report.unchanged = report.chunks - report.embedded
+        report = replace(report, embedded=len(todo), unchanged=report.chunks - len(todo))
         _embed(build, settings, embedder, todo, records, progress)
         build.switch(report.chunks, report.articles, _with_report(manifest, report))
     except StoreWriteError:
         build.discard()
         raise
-    report.collection, report.switched = gen, True
     log.info("switched %s to %s", settings.collection, gen)
-    return report
+    return replace(report, collection=gen, switched=True)
 
 
 def _with_report(manifest: dict[str, Any] | None, report: BuildReport) -> dict[str, Any] | None:

@@ -162,6 +162,7 @@ class TorchEmbedder:
         self.dim = int(self._model.get_embedding_dimension() or 0)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The texts' L2-normalised float32 vectors, one row each."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vecs = self._model.encode(
@@ -198,6 +199,7 @@ class TorchEmbedder:
         return np.stack(vecs).astype(np.float32, copy=False), pooled
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """How many tokens the model reads of each text."""
         return self._tokens.count(texts)
 
 
@@ -402,6 +404,7 @@ class OnnxEmbedder:
         return pooled[0]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """How many tokens the model reads of each text."""
         return self._tokens.count(texts)
 
 

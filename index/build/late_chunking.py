@@ -26,6 +26,7 @@ class SentenceVectors:
     vectors: np.ndarray  # (n, dim) float32
 
     def by_span(self) -> dict[tuple[int, int], np.ndarray]:
+        """The sentence vectors by (start, end) in the chunk's text."""
         return {(int(s), int(e)): v for (s, e), v in zip(self.spans, self.vectors, strict=True)}
 
 

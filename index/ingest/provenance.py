@@ -83,34 +83,42 @@ class HasProvenance:
 
     @property
     def article_id(self) -> str:
+        """The article's stable id."""
         return self.provenance.article_id
 
     @property
     def title(self) -> str:
+        """The article's title."""
         return self.provenance.title
 
     @property
     def source(self) -> str:
+        """The file or URL the article came from."""
         return self.provenance.source
 
     @property
     def url(self) -> str:
+        """The article's URL, if known."""
         return self.provenance.url
 
     @property
     def date(self) -> str:
+        """The day published (YYYY-MM-DD), if known."""
         return self.provenance.date
 
     @property
     def publisher(self) -> str:
+        """Who published the article, if known."""
         return self.provenance.publisher
 
     @property
     def title_derived(self) -> bool:
+        """Whether the title was made from the text (the article gave none)."""
         return self.provenance.title_derived
 
     @property
     def doc_id(self) -> str:
+        """The id of the document the article came from."""
         return self.provenance.doc_id
 
 
@@ -125,6 +133,7 @@ class Article(HasProvenance):
 
     @property
     def id(self) -> str:
+        """The article's stable id (`Provenance.article_id`)."""
         return self.provenance.article_id
 
 

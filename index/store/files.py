@@ -34,7 +34,7 @@ import os
 import shutil
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,7 @@ class GenerationFiles:
             raise ValueError(f"{folder} has format {meta.get('format')}, not {FORMAT}")
 
         def arr(name: str) -> np.ndarray:  # a few bytes a row: read whole
-            return np.load(folder / f"{name}.npy")
+            return np.asarray(np.load(folder / f"{name}.npy"))
 
         def rows(name: str) -> Any:  # the bulk: read row by row when asked
             return _Rows.npy(folder / f"{name}.npy")
@@ -161,10 +161,13 @@ class GenerationFiles:
         return bytes(buf[start : int(ends[row])]).decode("utf-8")
 
     def text(self, row: int) -> str:
+        """A row's passage text."""
         return self._slice(self._texts, self._text_ends, row)
 
     def metadata(self, row: int) -> dict[str, Any]:
-        return json.loads(self._slice(self._metas, self._meta_ends, row))
+        """A row's metadata, as stored."""
+        meta: dict[str, Any] = json.loads(self._slice(self._metas, self._meta_ends, row))
+        return meta
 
     def all_metadata(self) -> dict[str, dict[str, Any]]:
         """Every row's metadata by chunk id, in one decode (a build's view of the live index)."""
@@ -174,6 +177,7 @@ class GenerationFiles:
         return dict(zip(self.ids, json.loads(f"[{body.replace(chr(10), ',')}]"), strict=True))
 
     def rows_of_article(self, number: int) -> range:
+        """The rows of an article (by its number in the files)."""
         start = int(self._article_ends[number - 1]) if number else 0
         return range(start, int(self._article_ends[number]))
 
@@ -183,6 +187,7 @@ class GenerationFiles:
         return np.asarray(self._shingles[start : int(self._shingle_ends[number])])
 
     def tokens(self, row: int) -> list[str]:
+        """A row's keyword terms, as the build stemmed them."""
         start = int(self._token_ends[row - 1]) if row else 0
         return [self.terms[t] for t in self._tokens[start : int(self._token_ends[row])]]
 
@@ -262,7 +267,12 @@ class _Rows:
     """
 
     def __init__(
-        self, path: Path, offset: int = 0, dtype: Any = None, shape: tuple = (), size: int = 0
+        self,
+        path: Path,
+        offset: int = 0,
+        dtype: Any = None,
+        shape: tuple[int, ...] = (),
+        size: int = 0,
     ) -> None:
         self._file = open(path, "rb")  # noqa: SIM115 - open as long as the files are read
         self._offset, self._dtype, self._shape = offset, dtype, shape
@@ -319,9 +329,9 @@ class FilesWriter:
 
     def add(
         self,
-        ids: list[str],
-        texts: list[str],
-        metadatas: list[dict[str, Any]],
+        ids: Sequence[str],
+        texts: Sequence[str | None],
+        metadatas: Sequence[Mapping[str, Any] | None],
         sentences: Sequence[Sentences | None] | None = None,
     ) -> None:
         """Records of the generation, with their sentence vectors when the build made them
@@ -426,6 +436,7 @@ class FilesWriter:
         return bm25
 
     def in_memory(self) -> GenerationFiles:
+        """The records added so far as files held in memory (for a store with no files folder)."""
         arrays = self._arrays()
         bm25 = self._bm25(arrays.pop("token_lists")) if arrays["ids"] else None
         return GenerationFiles(arrays, bm25)

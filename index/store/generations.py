@@ -18,13 +18,14 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from index.errors import BuildConflictError, CitebotError, StoreWriteError, one_line
 from index.settings import IndexSettings
 from index.store.chroma import (
+    column,
     create_generation,
     delete_collection,
     generation_prefix,
@@ -51,6 +52,10 @@ from index.store.files import (
 from index.store.lease import LEASE_SECONDS, BuildLease, acquire_lease, leased_generations
 from index.store.reader import IndexReader
 
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
 log = logging.getLogger(__name__)
 
 WRITE_BATCH = 1000
@@ -76,7 +81,7 @@ class IndexStore:
 
     def __init__(
         self,
-        client,
+        client: ClientAPI,
         name: str,
         where: str,
         disk: Path | None = None,
@@ -163,7 +168,7 @@ class IndexStore:
         col = self.client.get_collection(pointer["active"], embedding_function=None)
         articles: set[Any] = set()
         for page in iter_records(col, ["metadatas"]):
-            articles.update(m.get("article_id") for m in page["metadatas"])
+            articles.update(m.get("article_id") for m in column(page, "metadatas"))
         out.update(
             generation=pointer["active"],
             articles=len(articles),
@@ -173,7 +178,9 @@ class IndexStore:
         )
         return out
 
-    def _reusable(self, signature: dict, full: bool, pointer: dict) -> list[tuple[Any, set | None]]:
+    def _reusable(
+        self, signature: dict[str, Any], full: bool, pointer: dict[str, Any]
+    ) -> list[tuple[Collection, set[str] | None]]:
         """Collections whose vectors may be copied, and the chunk ids each holds: the live one
         first, then unfinished builds of the same signature (their vectors are as good).
 
@@ -181,7 +188,7 @@ class IndexStore:
         """
         live_name = pointer.get("active")
         protected = {live_name, pointer.get("previous")}
-        sources: list[tuple[Any, set[str] | None]] = []
+        sources: list[tuple[Collection, set[str] | None]] = []
         for name in reversed(self.generations()):
             if full:
                 if name not in protected:
@@ -250,7 +257,7 @@ class GenerationBuild:
         self.live_name: str | None = pointer.get("active")
         self.previous: str | None = pointer.get("previous")
         sources = store._reusable(signature, full, pointer)
-        self._live = None
+        self._live: Collection | None = None
         self.live_metadata: dict[str, dict[str, Any]] = {}
         # `--full` reuses nothing of the live generation, its files included
         self._live_files = (
@@ -298,7 +305,7 @@ class GenerationBuild:
         self.generation: str | None = None
         self._writer: FilesWriter | None = None
 
-    def _read_live(self, col) -> dict[str, dict[str, Any]]:
+    def _read_live(self, col: Collection) -> dict[str, dict[str, Any]]:
         """The live records' metadata: from its files (one read), else paged from the store."""
         files = self._live_files
         if files is not None and len(files) == col.count():
@@ -341,17 +348,21 @@ class GenerationBuild:
 
     def carry(self, ids: list[str]) -> None:
         """Live records copied as stored: their text, provenance and vector are all current."""
+        live = self._live
+        if live is None:  # nothing live: nothing to carry
+            return
         with self.store.writing(self._gen):
-            for page in iter_records(self._live, ["embeddings", "documents", "metadatas"], ids=ids):
+            for page in iter_records(live, ["embeddings", "documents", "metadatas"], ids=ids):
                 self.lease.renew()
+                texts, metadatas = column(page, "documents"), column(page, "metadatas")
                 self._col.upsert(
                     ids=page["ids"],
-                    embeddings=np.asarray(page["embeddings"]),
-                    documents=page["documents"],
-                    metadatas=page["metadatas"],
+                    embeddings=np.asarray(column(page, "embeddings")),
+                    documents=list(texts),
+                    metadatas=list(metadatas),
                 )
                 if self._writer is not None:
-                    self._writer.add(page["ids"], page["documents"], page["metadatas"])
+                    self._writer.add(page["ids"], texts, metadatas)
 
     def reuse(self, records: Records) -> None:
         """Records (id → text, metadata) written with the vectors already stored for them,
@@ -366,7 +377,8 @@ class GenerationBuild:
                     self.lease.renew()
                     # the live files hold the live chunks' sentences (the writer finds them)
                     sents = [self._sentences(src.name, cid) for cid in page["ids"]]
-                    self._upsert(page["ids"], np.asarray(page["embeddings"]), records, sents)
+                    vectors = np.asarray(column(page, "embeddings"))
+                    self._upsert(page["ids"], vectors, records, sents)
 
     def _sentences(self, source: str, chunk_id: str) -> Sentences | None:
         """The sentence vectors kept for a chunk whose vector is reused from `source`."""
@@ -401,7 +413,7 @@ class GenerationBuild:
         for i in range(0, len(ids), WRITE_BATCH):
             part = ids[i : i + WRITE_BATCH]
             texts = [records[cid][0] for cid in part]
-            metadatas = [records[cid][1] for cid in part]
+            metadatas: list[Mapping[str, Any]] = [records[cid][1] for cid in part]
             self._col.upsert(
                 ids=list(part),
                 embeddings=vectors[i : i + WRITE_BATCH],
@@ -463,11 +475,11 @@ class GenerationBuild:
         return self.generation
 
 
-def _metadata(col) -> dict[str, dict[str, Any]]:
+def _metadata(col: Collection) -> dict[str, dict[str, Any]]:
     """The metadata of every record of a collection, by id."""
     out: dict[str, dict[str, Any]] = {}
     for page in iter_records(col, ["metadatas"]):
-        out.update(zip(page["ids"], page["metadatas"], strict=True))
+        out.update(zip(page["ids"], column(page, "metadatas"), strict=True))
     return out
 
 

@@ -11,9 +11,15 @@ import os
 import socket
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from chromadb.errors import NotFoundError
 
 from index.errors import BuildConflictError, StoreError
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +27,12 @@ LEASE_SECONDS = 120.0  # a crashed builder on another host blocks new builds thi
 
 
 def lease_prefix(name: str) -> str:
+    """What the lease collections of a collection are named from."""
     return f"{name}__lease"
 
 
 def _machine() -> str:
-    """This machine: its host name and boot id (two containers may share a host name)."""
+    """Where this runs: its host name and boot id (two containers may share a host name)."""
     try:
         with open("/proc/sys/kernel/random/boot_id") as fh:
             boot = fh.read().strip()[:8]
@@ -44,10 +51,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _terms(client, name: str) -> list[tuple[int, str]]:
+def _terms(client: ClientAPI, name: str) -> list[tuple[int, str]]:
     """The lease collections of a collection, (term, collection name), oldest term first."""
     prefix = lease_prefix(name)
-    out = []
+    out: list[tuple[int, str]] = []
     for col in client.list_collections():
         tail = col.name[len(prefix) :]
         if col.name.startswith(prefix) and tail.isdigit():
@@ -55,11 +62,13 @@ def _terms(client, name: str) -> list[tuple[int, str]]:
     return sorted(out)
 
 
-def _meta_of(client, col_name: str) -> dict[str, Any]:
+def _meta_of(client: ClientAPI, col_name: str) -> dict[str, Any]:
     """A collection's metadata; {} when it is gone (another builder may delete it meanwhile)."""
     try:
         return dict(client.get_collection(col_name, embedding_function=None).metadata or {})
-    except Exception:
+    except NotFoundError:
+        return {}
+    except Exception:  # unreadable counts as gone: its lease cannot be told apart from none
         return {}
 
 
@@ -85,7 +94,14 @@ class BuildLease:
     lost the lease and must not switch the pointer.
     """
 
-    def __init__(self, client, name: str, collection, meta: dict[str, Any], seconds: float):
+    def __init__(
+        self,
+        client: ClientAPI,
+        name: str,
+        collection: Collection,
+        meta: dict[str, Any],
+        seconds: float,
+    ) -> None:
         self.client, self.name, self.seconds = client, name, seconds
         self.collection, self.meta = collection, meta
         self.renewed = time.monotonic()
@@ -126,10 +142,10 @@ class BuildLease:
             log.debug("could not release the build lease of %s: %s", self.name, exc)
 
 
-def leased_generations(client, name: str) -> set[str]:
+def leased_generations(client: ClientAPI, name: str) -> set[str]:
     """The generations that builds holding a live lease are writing: pruning leaves them."""
     now = time.time()
-    out = set()
+    out: set[str] = set()
     for _, col_name in _terms(client, name):
         meta = _meta_of(client, col_name)
         if meta.get("generation") and not _lease_is_free(meta, now):
@@ -137,7 +153,7 @@ def leased_generations(client, name: str) -> set[str]:
     return out
 
 
-def acquire_lease(client, name: str, seconds: float = LEASE_SECONDS) -> BuildLease:
+def acquire_lease(client: ClientAPI, name: str, seconds: float = LEASE_SECONDS) -> BuildLease:
     """Take the build lease of a collection, or fail fast with who holds it.
 
     A second build does not wait: a build that runs long would hold the caller (a cron job,
@@ -175,6 +191,8 @@ def acquire_lease(client, name: str, seconds: float = LEASE_SECONDS) -> BuildLea
     for _, old in terms:  # the terms before ours are done with
         try:
             client.delete_collection(old)
-        except Exception:
+        except NotFoundError:
             log.debug("old lease %s already gone", old)
+        except Exception as exc:  # left for the next taker: terms only grow
+            log.debug("could not delete the old lease %s: %s", old, exc)
     return BuildLease(client, name, col, meta, seconds)

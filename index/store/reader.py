@@ -7,15 +7,27 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from index.errors import IndexNotBuiltError, StoreError
 from index.ingest.provenance import Provenance
 from index.settings import IndexSettings
-from index.store.chroma import generation_count, iter_records, make_client, read_pointer, where_is
+from index.store.chroma import (
+    column,
+    generation_count,
+    iter_records,
+    make_client,
+    read_pointer,
+    where_is,
+)
 from index.store.files import GenerationFiles, ensure_files, files_folder
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import Include, QueryResult
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +42,16 @@ class Passage:
 
     @property
     def provenance(self) -> Provenance:
+        """The chunk's provenance, read from its flat metadata."""
         return Provenance.from_metadata(self.metadata)
 
 
 class GenerationReader:
     """Read access to one generation; it never changes, so holders see one consistent index."""
 
-    def __init__(self, client, generation: str, collection, files: Path | None = None) -> None:
+    def __init__(
+        self, client: ClientAPI, generation: str, collection: Collection, files: Path | None = None
+    ) -> None:
         self.client, self.generation, self._collection = client, generation, collection
         self._folder = files
         self._files: GenerationFiles | None = None
@@ -45,7 +60,8 @@ class GenerationReader:
     def records(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """Every stored chunk as (id, text, metadata), paged from the store."""
         for page in iter_records(self._collection, ["documents", "metadatas"]):
-            for i, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+            docs, metas = column(page, "documents"), column(page, "metadatas")
+            for i, doc, meta in zip(page["ids"], docs, metas, strict=True):
                 yield i, doc or "", dict(meta or {})
 
     def files(self) -> GenerationFiles:
@@ -81,7 +97,7 @@ class GenerationReader:
         `files()`)."""
         return [Passage(i, text, meta) for i, text, meta in self.records()]
 
-    def _nearest(self, vector: np.ndarray, k: int, include: list[str]) -> dict:
+    def _nearest(self, vector: np.ndarray, k: int, include: Include) -> QueryResult:
         return self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
             n_results=k,
@@ -91,15 +107,14 @@ class GenerationReader:
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Passage, float]]:
         """The k nearest chunks by cosine similarity (1 - cosine distance)."""
         res = self._nearest(vector, k, ["documents", "metadatas", "distances"])
+        docs, metas, distances = (
+            _first(res, "documents"),
+            _first(res, "metadatas"),
+            _first(res, "distances"),
+        )
         return [
             (Passage(i, d or "", dict(m or {})), 1.0 - float(dist))
-            for i, d, m, dist in zip(
-                res["ids"][0],
-                res["documents"][0],
-                res["metadatas"][0],
-                res["distances"][0],
-                strict=True,
-            )
+            for i, d, m, dist in zip(res["ids"][0], docs, metas, distances, strict=True)
         ]
 
     def nearest_ids(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
@@ -109,7 +124,7 @@ class GenerationReader:
         time of `dense_search` embedded, and less still over HTTP.
         """
         res = self._nearest(vector, k, ["distances"])
-        ids, distances = res["ids"][0], res["distances"][0]
+        ids, distances = res["ids"][0], _first(res, "distances")
         return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
     def embeddings(self, ids: list[str] | None = None) -> dict[str, np.ndarray]:
@@ -118,11 +133,12 @@ class GenerationReader:
             return {}
         out: dict[str, np.ndarray] = {}
         for page in iter_records(self._collection, ["embeddings"], ids=ids):
-            for i, v in zip(page["ids"], page["embeddings"], strict=True):
+            for i, v in zip(page["ids"], column(page, "embeddings"), strict=True):
                 out[i] = np.asarray(v, dtype=np.float32)
         return out
 
     def count(self) -> int:
+        """How many chunks the generation holds."""
         return int(self._collection.count())
 
 
@@ -134,13 +150,13 @@ class IndexReader:
     (`bot.answering.retrieval`), which calls `open_live` and swaps whole snapshots.
     """
 
-    def __init__(self, client, name: str, where: str, files: Path | None = None) -> None:
+    def __init__(self, client: ClientAPI, name: str, where: str, files: Path | None = None) -> None:
         self.client, self.name, self.where, self.files = client, name, where, files
         self.live = self.open_live()
 
     def open_live(self, known: GenerationReader | None = None) -> GenerationReader:
         """A reader of the generation the pointer names now (`known` when that is the one)."""
-        active = read_pointer(self.client, self.name).get("active")
+        active = str(read_pointer(self.client, self.name).get("active") or "")
         if not active:
             raise IndexNotBuiltError(
                 f"no index named {self.name!r} in {self.where}: run `citebot-index build` first"
@@ -156,22 +172,36 @@ class IndexReader:
     # one-off reads of the live generation (tools, tests)
     @property
     def generation(self) -> str:
+        """The live generation's name."""
         return self.live.generation
 
     def passages(self) -> list[Passage]:
+        """Every stored chunk of the live generation."""
         return self.live.passages()
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Passage, float]]:
+        """The k nearest chunks of the live generation (see `GenerationReader`)."""
         return self.live.dense_search(vector, k)
 
     def nearest_ids(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Ids and similarities of the k nearest chunks of the live generation."""
         return self.live.nearest_ids(vector, k)
 
     def embeddings(self, ids: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Stored vectors of the live generation, by id."""
         return self.live.embeddings(ids)
 
     def count(self) -> int:
+        """How many chunks the live generation holds."""
         return self.live.count()
+
+
+def _first(result: QueryResult, name: str) -> list[Any]:
+    """The first query's column of a result (`documents`, `metadatas`, `distances`)."""
+    values = result[name]  # type: ignore[literal-required]
+    if values is None:
+        raise StoreError(f"the store's answer to a query has no {name}")
+    return list(values[0])
 
 
 def open_index(settings: IndexSettings) -> IndexReader:

@@ -12,7 +12,9 @@ from simcord.actors import MemberActor
 from simcord.builders import ChannelHandle, GuildHandle, RoleHandle
 
 from bot.answering.answer import Answer
-from bot.discord.client import Citebot
+from bot.discord.app import make_bot as make_bot_of
+from bot.discord.app import open_libraries
+from bot.discord.client import Citebot, Shelf
 from bot.serving.feedback import FeedbackLog
 from index.settings import Settings
 from tests.conftest import shelf
@@ -46,10 +48,14 @@ def pipeline(sample_pipeline):
 @pytest.fixture
 def make_bot(bot_settings: Settings, pipeline) -> Callable[[], Citebot]:
     """A fresh bot over the same settings, pipeline and feedback file (for restarts)."""
-    return lambda: Citebot(
-        bot_settings.discord,
-        shelf(bot_settings, pipeline),
-        FeedbackLog.from_settings(bot_settings.discord),
+    return lambda: new_bot(bot_settings, shelf(bot_settings, pipeline))
+
+
+def new_bot(settings: Settings, libraries: Shelf, feedback: FeedbackLog | None = None) -> Citebot:
+    """The bot as `citebot run` makes it: its services built, then handed to it."""
+    feedback = feedback or FeedbackLog.from_settings(settings.discord)
+    return make_bot_of(
+        settings.discord, open_libraries(settings.discord, libraries, feedback), feedback
     )
 
 

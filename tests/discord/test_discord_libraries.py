@@ -16,7 +16,7 @@ from bot.serving.libraries import open_pipelines
 from index.build.builder import build_index, index_stats
 from index.settings import Settings
 from tests.conftest import libraries_of, make_settings
-from tests.discord.conftest import NEWSROOM_ID, Spy
+from tests.discord.conftest import NEWSROOM_ID, Spy, new_bot
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.simcord(settle_timeout=30)]
 
@@ -71,7 +71,7 @@ async def shelf(simcord_env, world, tmp_path: Path, model_cache: Path, embedder)
         (config, Spy(pipeline))
         for config, pipeline in open_pipelines(libraries_of(settings), settings.answering, embedder)
     ]
-    bot = Citebot(settings.discord, spied, FeedbackLog.from_settings(settings.discord))
+    bot = new_bot(settings, spied, FeedbackLog.from_settings(settings.discord))
     await simcord_env.restart_bot(bot)
     return Shelf(bot, settings, spied[0][1], spied[1][1], tmp_path)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.discord.app import make_bot
 from bot.discord.client import Citebot, ShardedCitebot
 from bot.serving.feedback import FeedbackLog
 from tests.conftest import shelf
+from tests.discord.conftest import new_bot
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.simcord(settle_timeout=30)]
 
@@ -18,12 +18,12 @@ SHARDS = 2
 @pytest.fixture
 def simcord_bot(bot_settings, pipeline):
     settings = bot_settings.model_copy(update={"discord_shards": SHARDS})
-    return make_bot(settings.discord, shelf(settings, pipeline), FeedbackLog(settings.feedback_db))
+    return new_bot(settings, shelf(settings, pipeline), FeedbackLog(settings.feedback_db))
 
 
 async def test_unsharded_by_default(bot_settings, pipeline):
-    bot = make_bot(
-        bot_settings.discord, shelf(bot_settings, pipeline), FeedbackLog(bot_settings.feedback_db)
+    bot = new_bot(
+        bot_settings, shelf(bot_settings, pipeline), FeedbackLog(bot_settings.feedback_db)
     )
     assert type(bot) is Citebot
 

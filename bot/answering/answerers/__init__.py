@@ -35,9 +35,12 @@ class Draft:
 
 
 class Answerer(Protocol):
+    """What writes the answer's sentences from the numbered passages (`extractive`, `llm`)."""
+
     name: str
 
-    def answer(self, question: str, passages: list[NumberedPassage], qvec: np.ndarray) -> Draft: ...
+    def answer(self, question: str, passages: list[NumberedPassage], qvec: np.ndarray) -> Draft:
+        """The answer's draft from the numbered passages, citing them as `[n]`."""
 
 
 class AnswererUnavailable(CitebotError):
@@ -62,6 +65,7 @@ class AnswererContext:
 
 
 def answerer_names() -> list[str]:
+    """The names ANSWERER may take, sorted."""
     return sorted(_REGISTRY)
 
 

@@ -34,6 +34,8 @@ SentenceLookup = Callable[[Sequence[str]], Mapping[str, Mapping[Span, np.ndarray
 
 @dataclass(frozen=True)
 class Pick:
+    """A sentence picked for the answer: its passage's number, its text and its score."""
+
     number: int
     text: str
     score: float
@@ -94,6 +96,7 @@ class ExtractiveAnswerer:
         return out[:MAX_CANDIDATES]
 
     def rank(self, question: str, passages: list[NumberedPassage], qvec: np.ndarray) -> list[Pick]:
+        """The passages' sentences that answer best, best first."""
         cands = self.candidates(passages)
         if not cands:
             return []
@@ -177,6 +180,7 @@ class ExtractiveAnswerer:
         return out
 
     def answer(self, question: str, passages: list[NumberedPassage], qvec: np.ndarray) -> Draft:
+        """The best sentences quoted, each with its `[n]` marker."""
         ranked = self.rank(question, passages, qvec)
         if not ranked:
             return Draft("", refused=True)

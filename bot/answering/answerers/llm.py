@@ -102,6 +102,7 @@ class _Deadlines:
 
 
 def format_passages(passages: list[NumberedPassage]) -> str:
+    """The passages as the prompt numbers them: `[n] title (date)`, then the text."""
     return "\n\n".join(
         f"[{p.number}] {p.title}" + (f" ({p.date})" if p.date else "") + f"\n{p.text}"
         for p in passages
@@ -158,6 +159,7 @@ class ChatAnswerer:
         return text.strip()
 
     def answer(self, question: str, passages: list[NumberedPassage], qvec: np.ndarray) -> Draft:
+        """The chat model's answer from the numbered passages."""
         text = self._complete(
             [
                 ("system", SYSTEM_PROMPT),
@@ -174,6 +176,7 @@ class ChatAnswerer:
         return Draft(text)
 
     def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
+        """A follow-up question rewritten to stand alone, from the conversation so far."""
         lines = "\n".join(f"Q: {q}\nA: {a}" for q, a in history)
         text = self._complete([("human", REWRITE_PROMPT.format(history=lines, question=question))])
         return text.splitlines()[0].strip()[:500] or question

@@ -120,6 +120,7 @@ class Archive:
         self.articles = state.get("articles", {})
 
     def save_state(self) -> None:
+        """Write what was fetched, and when, to the state file (atomically)."""
         state = {
             "version": STATE_VERSION,
             "pages": self.pages,

@@ -48,6 +48,7 @@ class Fetched:
 
     @property
     def unchanged(self) -> bool:
+        """Whether the server said the page has not changed (304)."""
         return self.status == 304
 
 

@@ -67,7 +67,7 @@ def _sitemap(root: ET.Element, base: str) -> Listing:
 
 
 def _iso(parsed) -> str:
-    """feedparser's UTC struct_time as ISO 8601."""
+    """A UTC struct_time of feedparser's as ISO 8601."""
     if not parsed:
         return ""
     stamp = calendar.timegm(parsed)

@@ -29,6 +29,7 @@ class SourceReport:
     failures: list[dict[str, str]] = field(default_factory=list)
 
     def fail(self, url: str, reason: str) -> None:
+        """Count a failed page or feed, with its reason."""
         self.failed += 1
         self.failures.append({"url": url, "reason": reason})
 
@@ -56,9 +57,11 @@ class FetchReport:
     cut_short: str = ""  # why pages were left for the next fetch (its deadline), if any
 
     def totals(self) -> dict[str, int]:
+        """Each count over every page."""
         return {k: getattr(self.overall, k) for k in COUNTS}
 
     def as_dict(self) -> dict[str, Any]:
+        """The fetch as `--json` prints it."""
         return {
             "sources": [asdict(s) for s in self.sources],
             "totals": self.totals(),

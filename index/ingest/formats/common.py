@@ -29,10 +29,12 @@ def normalise(text: str) -> str:
 
 
 def strip_title(s: str) -> str:
+    """A title without Markdown hashes or a final dot."""
     return s.strip().strip("#").strip().rstrip(".").strip()
 
 
 def looks_like_title(line: str) -> bool:
+    """Whether a line reads as a title rather than body text."""
     line = line.strip()
     if not line or len(line) > _MAX_TITLE_CHARS:
         return False
