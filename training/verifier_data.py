@@ -7,7 +7,6 @@ Splits are by document (a document's pairs are all train or all dev), seeded and
 
 from __future__ import annotations
 
-import ast
 import json
 import random
 import re
@@ -15,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.evaluation.public_claims import dev_document
+from bot.evaluation.public_claims import as_list, dev_document
 from index.text.sentences import split_sentences
 
 
@@ -27,15 +26,6 @@ class Pair:
     source: str
     kind: str
     split: str  # "train" or "dev"
-
-
-def _as_list(value: object) -> list[str]:
-    """A list field that the sets store either as a list or as its Python repr."""
-    if isinstance(value, list):
-        return [str(x) for x in value]
-    if not value:
-        return []
-    return [str(x) for x in ast.literal_eval(str(value))]
 
 
 # --- public sets ---------------------------------------------------------------------------
@@ -54,7 +44,7 @@ def summedits(folder: Path) -> Iterator[Pair]:
             split = "dev" if row.get("split") == "evaluation" else "train"
             doc, label = row["doc"], int(row["label"])
             original = set(split_sentences(row.get("original_summary") or ""))
-            edits = _as_list(row.get("edit_types")) or ["paraphrase"]
+            edits = as_list(row.get("edit_types")) or ["paraphrase"]
             for sentence in split_sentences(row["summary"]):
                 if label == 1 or sentence in original:
                     yield Pair(doc, sentence, 1, f"summedits-{domain}", "consistent", split)
@@ -86,7 +76,7 @@ def frank(folder: Path, articles: dict[str, dict]) -> Iterator[Pair]:
         art = articles.get(row["hash"])
         if art is None:
             continue
-        lines = _as_list(art.get(f"{row['model_name']}_lines"))
+        lines = as_list(art.get(f"{row['model_name']}_lines"))
         score = float(row["Factuality"])
         split = "dev" if dev_document(row["hash"]) else "train"
         if score >= 0.999:

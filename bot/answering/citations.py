@@ -78,7 +78,7 @@ class DroppedClaim:
     """A claim the check removed, the rule that removed it and what that rule did not find."""
 
     claim: str
-    # "support", "number", "name", "quote", "negation", "roles" or "verifier"
+    # "support", "number", "name", "quote", "negation", "roles", "wording" or "verifier"
     rule: str
     detail: str
     passage: int | None  # the passage it was checked against; None when there was none

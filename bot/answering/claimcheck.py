@@ -57,9 +57,7 @@ def verbatim(claim: str, passage: str) -> bool:
 
 def violation(claim: str, passage: str) -> Violation | None:
     """The first rule the claim breaks against the passage, or None when it passes all."""
-    return _first(
-        claim, passage, (_quotes, _numbers, _names, _negation, _roles, _placed, _named, _wording)
-    )
+    return _first(claim, passage, (*_PASSAGE_RULES.values(), _placed, _named, _wording))
 
 
 def hard_violation(claim: str, passage: str) -> Violation | None:
@@ -70,14 +68,13 @@ def hard_violation(claim: str, passage: str) -> Violation | None:
 
 
 def rule_findings(claim: str, passage: str) -> dict[str, bool]:
-    """Which rules the claim breaks against the passage (each rule on its own)."""
-    rules = {"quote": _quotes, "number": _numbers, "name": _names, "negation": _negation,
-             "roles": _roles, "placed": _placed, "named": _named, "wording": _wording}  # fmt: skip
+    """Which of the rules that read the whole passage the claim breaks, each on its own
+    (what the verifier's head was trained to read beside the encoder)."""
     if verbatim(claim, passage):
-        return dict.fromkeys(rules, False)
+        return dict.fromkeys(_PASSAGE_RULES, False)
     c = _norm(claim)
     p = _analyse(passage)
-    return {name: rule(c, p) is not None for name, rule in rules.items()}
+    return {name: rule(c, p) is not None for name, rule in _PASSAGE_RULES.items()}
 
 
 def _first(
@@ -738,15 +735,22 @@ def _backing_texts(claim: str, p: _Analysed) -> list[str]:
     return out
 
 
+def _in_backing(
+    rule: Callable[[str, _Analysed], Violation | None], claim: str, texts: list[str]
+) -> Violation | None:
+    """A passage-wide rule read against the backing texts alone."""
+    v = rule(claim, _analyse(" ".join(texts)))
+    if v is None:
+        return None
+    return Violation(v.rule, v.detail.replace("the passage", "the sentences that back it"))
+
+
 def _placed(claim: str, p: _Analysed) -> Violation | None:
     """Every number of the claim sits in the sentences (or the clause) that back it."""
     backing = _backing_texts(claim, p)
     if not backing or backing == list(p.sentences):
         return None
-    v = _numbers(claim, _analyse(" ".join(backing)))
-    if v is None:
-        return None
-    return Violation("number", v.detail.replace("the passage", "the sentences that back it"))
+    return _in_backing(_numbers, claim, backing)
 
 
 def _named(claim: str, p: _Analysed) -> Violation | None:
@@ -758,10 +762,7 @@ def _named(claim: str, p: _Analysed) -> Violation | None:
     around = sorted({j for i in backing for j in (i - 2, i - 1, i) if j >= 0})
     if len(around) == len(p.sentences):
         return None
-    v = _names(claim, _analyse(" ".join(p.sentences[i] for i in around)))
-    if v is None:
-        return None
-    return Violation("name", v.detail.replace("the passage", "the sentences that back it"))
+    return _in_backing(_names, claim, [p.sentences[i] for i in around])
 
 
 def _bound_phrases(text: str) -> set[str]:
@@ -1017,6 +1018,13 @@ class _Analysed:
         scores = [len(want & set(st)) for _, st in self.sentence_words]
         best = max(range(len(scores)), key=lambda k: scores[k])
         return best if scores[best] else None
+
+
+# the rules that read the whole passage, in the order they are tried
+_PASSAGE_RULES: dict[str, Callable[[str, _Analysed], Violation | None]] = {
+    "quote": _quotes, "number": _numbers, "name": _names, "negation": _negation,
+    "roles": _roles,
+}  # fmt: skip
 
 
 # keyed by the text: passages recur across questions, and a rebuild's changed one is a new key

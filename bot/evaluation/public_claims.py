@@ -44,7 +44,8 @@ class Item:
     kinds: tuple[str, ...]  # edit or error types; () for a consistent one
 
 
-def _as_list(value: object) -> list[str]:
+def as_list(value: object) -> list[str]:
+    """A list field that the sets store either as a list or as its Python repr."""
     if isinstance(value, list):
         return [str(x) for x in value]
     return [str(x) for x in ast.literal_eval(str(value))] if value else []
@@ -58,7 +59,7 @@ def _summedits(path: Path, split: str | None) -> Iterator[Item]:
             if split and row.get("split") != split:
                 continue
             label = int(row["label"])
-            kinds = tuple(_as_list(row.get("edit_types"))) if label == 0 else ()
+            kinds = tuple(as_list(row.get("edit_types"))) if label == 0 else ()
             sents = tuple(split_sentences(row["summary"])) or (row["summary"],)
             yield Item(row["doc"], sents, label, domain, kinds or (("edit",) if not label else ()))
 
@@ -89,7 +90,7 @@ def _frank(path: Path, split: str | None) -> Iterator[Item]:
         if not art_file.exists():
             continue
         art = json.loads(art_file.read_text())
-        lines = tuple(_as_list(art.get(f"{row['model_name']}_lines")))
+        lines = tuple(as_list(art.get(f"{row['model_name']}_lines")))
         if not lines:
             continue
         label = 1 if float(row["Factuality"]) >= 0.999 else 0
